@@ -12,6 +12,7 @@ PKGS=(
   wabt binaryen
   python3 python3-websocket
   rustc cargo libstd-rust-dev-wasm32
+  wasi-libc libclang-rt-14-dev-wasm32 clang-16 lld-16 libclang-rt-16-dev-wasm32
   librust-serde-dev librust-serde-json-dev librust-serde-derive-dev
   nodejs npm
   redis-server

@@ -1,5 +1,6 @@
 /* main.c - dispatches `slung <command>` to the registered commands. */
 #include "cli/cli.h"
+#include "server/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ static void usage(FILE *out) {
     for (int i = 0; i < command_count; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`slung <command> --help` lists a command's options.\n");
+    fprintf(out, "\n`slung serve` settings (flags and SLUNG_* variables):\n");
+    config_print_help(out);
 }
 
 int main(int argc, char **argv) {

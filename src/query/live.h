@@ -39,4 +39,9 @@ int live_poll(live_registry *r, uint64_t handle, uint32_t timeout_ms, buf *out);
 
 uint32_t live_count(const live_registry *r);
 
+/* Verifies the registry's invariants (live.c): every registered query is in exactly
+ * one index bucket and its slot; bucket reference counts add up. O(queries); for tests
+ * and debugging. 0 if consistent, SL_ECORRUPT (and a log line) otherwise. */
+int live_registry_check(live_registry *r);
+
 #endif

@@ -22,6 +22,10 @@ struct storage;
 
 typedef struct query query; /* parsed; immutable; free with query_free */
 
+/* Longest query text accepted (bytes); longer is SL_EPARSE. Bounds the copy each live
+ * query keeps and the GET /query parameter buffer. Ceiling: column numbers fit u32. */
+#define QUERY_TEXT_BYTES_MAX 4096u
+
 int query_parse(const char *text, size_t n, int64_t now_ns, query **out, sl_diag *d);
 void query_free(query *q);
 

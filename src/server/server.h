@@ -23,6 +23,8 @@ typedef struct server_ctx {
     struct live_registry *live;
     struct wf_manager *workflows;  /* NULL until the workflow runtime is started */
     int64_t started_ns;            /* wall clock at start, for /health */
+    struct net *net;               /* network loop: net_send_text (net/net.h) for writebacks */
+    struct producers *producers;   /* WebSocket producers (src/server/producer.c), for /metrics */
 } server_ctx;
 
 /* Runs the server until SIGINT/SIGTERM; returns the process exit status. */
@@ -32,5 +34,13 @@ int server_run(const server_config *cfg);
 void api_ingest_routes(router *r, server_ctx *ctx);   /* /, /health, /write, /metrics */
 void api_query_routes(router *r, server_ctx *ctx);    /* /query */
 void api_workflow_routes(router *r, server_ctx *ctx); /* /workflows... */
+
+/* The workflow runtime (api_workflow.c). start: after net_new (ctx->net set, before
+ * net_run), creates ctx->workflows wired to net, ingest, live and storage, and runs
+ * cfg->wasm_file if set (a refused module fails the start, logged). stop: stops
+ * every workflow (call before the loop closes connections). free: after net_run. */
+int api_workflow_start(server_ctx *ctx);
+void api_workflow_stop(server_ctx *ctx);
+void api_workflow_free(server_ctx *ctx);
 
 #endif

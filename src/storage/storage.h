@@ -17,6 +17,7 @@
 #define SL_STORAGE_H
 
 #include "base/batch.h"
+#include "base/buf.h"
 #include "base/err.h"
 
 #include <stdbool.h>

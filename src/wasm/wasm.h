@@ -146,6 +146,8 @@ wasm_global *wasm_global_new(wasm_store *s, wasm_val init, bool mutable_);
 int wasm_instantiate(wasm_store *s, const wasm_module *m, const wasm_extern *imports,
                      size_t import_count, wasm_instance **out, wasm_diag *d);
 int wasm_instance_export(wasm_instance *inst, const char *name, wasm_extern *out); /* SL_ENOTFOUND */
+/* The same for a name of name_len bytes that may contain U+0000. */
+int wasm_instance_export_n(wasm_instance *inst, const char *name, size_t name_len, wasm_extern *out);
 /* The instance's memory 0 or NULL. */
 wasm_memory *wasm_instance_memory(wasm_instance *inst);
 

@@ -1,0 +1,1004 @@
+/* compile.c - translates a validated function body into register-style threaded code
+ * (see runtime_internal.h for the frame layout and exec.c for each instruction's cells).
+ *
+ * Operand heights are static in validated code, so the operand at height h lives in
+ * frame slot nlocals + h. One pass keeps a virtual stack of where each operand's value
+ * is: STK (in its slot), LOC (still in local i: local.get emits nothing) or CONST (a
+ * constant: i32.const emits nothing). An instruction reads its operands from wherever
+ * they are (integer ops take a constant right operand directly, the _sc forms) and
+ * writes its result into its slot. Deferred entries are materialised into their slots
+ * before anything that needs the stack in memory: branches, block boundaries, calls, the
+ * stack-form ops, and a local.set of a local that a deferred entry still names.
+ * Peepholes: a local.set right after the instruction that produced its value rewrites
+ * that instruction's destination to the local (no copy); an i32 compare or i32.eqz
+ * right before br_if / if becomes one compare-and-branch instruction.
+ *
+ * Control: block/if targets are forward; each branch cell joins the frame's fixup chain
+ * (cell .u = previous entry + 1) and is patched at `end`; a loop's target is its first
+ * instruction, reached through exec's interrupt check. Code after an unconditional
+ * branch is dead until its frame's else/end and is not emitted. Target cells hold cell
+ * indices while compiling (the buffer moves); the reloc list makes them pointers.
+ *
+ * Invariants: (1) at every label and branch all operands are in their slots (STK);
+ * (2) the height never exceeds max_height, reserved in frame_slots, which exec checks
+ * before entering a frame; (3) a rewritten destination never skips a label: every label
+ * clears the peephole state; (4) every instruction has a (cell, code offset) pair.
+ * Threads: runs at instantiation on the store's thread. */
+#include <string.h>
+
+#include "wasm/leb.h"
+#include "wasm/module_internal.h"
+#include "wasm/runtime_internal.h"
+
+typedef enum { CTL_BLOCK, CTL_LOOP, CTL_IF, CTL_FUNC } ctl_kind;
+
+typedef struct ctl {
+    ctl_kind kind;       /* what opened it */
+    uint32_t height;     /* operand height below the block's params */
+    uint32_t nparams;    /* block params */
+    uint32_t nresults;   /* block results */
+    uint32_t start;      /* loop: cell index of its first instruction */
+    uint32_t fixups;     /* chain of forward branch cells (index + 1), 0 = empty */
+    uint32_t else_fix;   /* if: the branch-to-else target cell (index + 1), 0 once patched */
+    bool dead;           /* code after an unconditional branch in this frame */
+    bool dead_entry;     /* the block itself is in dead code */
+} ctl;
+
+typedef enum { V_STK = 0, V_LOC, V_CONST } vkind;
+
+typedef struct ventry {
+    uint8_t kind;   /* vkind */
+    uint32_t local; /* V_LOC: the local holding the value */
+    uint64_t k;     /* V_CONST: the value */
+} ventry;
+
+/* i32 compares that fuse with br_if / if (same order as WASM__IOPS_CMP). */
+typedef struct cmpinfo {
+    int op_ss, op_sc;   /* the plain compare */
+    int bif_ss, bif_sc; /* branch if true */
+    int neg_ss, neg_sc; /* branch if false */
+} cmpinfo;
+
+#define WASM__CMP_ROW(name, neg)                                                       \
+    {IOP_i32_##name##_ss, IOP_i32_##name##_sc, IOP_bif_##name##_ss, IOP_bif_##name##_sc, \
+     IOP_bif_##neg##_ss, IOP_bif_##neg##_sc},
+static const cmpinfo cmps[] = {WASM__IOPS_CMP(WASM__CMP_ROW)};
+#undef WASM__CMP_ROW
+
+typedef struct comp {
+    wasm_instance *inst;
+    const wasm_module *m;
+    const void *const *labels;
+    wcell *code;
+    uint32_t n;
+    uint32_t cap;
+    uint32_t *relocs;
+    uint32_t reloc_n;
+    uint32_t reloc_cap;
+    uint32_t *offs;      /* pairs (cell, code offset) */
+    uint32_t offs_n;     /* pairs used */
+    uint32_t offs_cap;   /* u32s allocated */
+    ctl *ctls;
+    uint32_t ctl_n;
+    uint32_t ctl_cap;
+    ventry *vs;          /* the virtual operand stack; height entries */
+    uint32_t vs_cap;
+    uint32_t height;
+    uint32_t max_height;
+    uint32_t nlocals;    /* params + declared locals */
+    uint32_t res_cell;   /* first immediate cell (w(dst, ..)) of the last result producer */
+    uint32_t res_end;    /* c->n right after it; UINT32_MAX: none */
+    uint32_t cmp_pos;    /* cell of the last i32 compare / eqz */
+    uint32_t cmp_end;    /* c->n right after it; UINT32_MAX: none */
+    int cmp_row;         /* its row in cmps, or -1 for i32.eqz */
+    bool cmp_sc;         /* _sc form */
+    uint32_t cmp_a;      /* its operands as emitted */
+    uint64_t cmp_b;
+    bool oom;
+} comp;
+
+static bool grow_u32(uint32_t **a, uint32_t *cap, uint32_t need) {
+    if (need <= *cap) return true;
+    uint32_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need) nc *= 2;
+    uint32_t *p = mem_realloc(MEM_WASM, *a, (size_t)nc * sizeof(**a));
+    if (!p) return false;
+    *a = p;
+    *cap = nc;
+    return true;
+}
+
+static void put(comp *c, wcell v) {
+    if (c->n == c->cap) {
+        uint32_t nc = c->cap ? c->cap * 2 : 256;
+        wcell *p = mem_realloc(MEM_WASM, c->code, (size_t)nc * sizeof(*p));
+        if (!p) {
+            c->oom = true;
+            return;
+        }
+        c->code = p;
+        c->cap = nc;
+    }
+    c->code[c->n++] = v;
+}
+
+static void put_u(comp *c, uint64_t u) { put(c, (wcell){.u = u}); }
+static void put_p(comp *c, void *p) { put(c, (wcell){.p = p}); }
+static void put_w(comp *c, uint32_t a, uint32_t b) { put(c, (wcell){.w = {a, b}}); }
+
+/* Starts instruction iop at module offset off. */
+static void op(comp *c, int iop, uint32_t off) {
+    if (!grow_u32(&c->offs, &c->offs_cap, 2 * (c->offs_n + 1))) {
+        c->oom = true;
+        return;
+    }
+    c->offs[2 * c->offs_n] = c->n;
+    c->offs[2 * c->offs_n + 1] = off;
+    c->offs_n++;
+    put(c, (wcell){.op = c->labels[iop]});
+}
+
+/* Removes the instructions from cell index pos on (a fused one replaces them). */
+static void unemit(comp *c, uint32_t pos) {
+    c->n = pos;
+    while (c->offs_n && c->offs[2 * (c->offs_n - 1)] >= pos) c->offs_n--;
+}
+
+/* A label lands here: no peephole across it. */
+static void label_here(comp *c) {
+    c->res_end = UINT32_MAX;
+    c->cmp_end = UINT32_MAX;
+}
+
+/* The last instruction produced the top operand (its w(dst, ..) is at cell). */
+static void produced(comp *c, uint32_t cell) {
+    c->res_cell = cell;
+    c->res_end = c->n;
+}
+
+static uint32_t slot(const comp *c, uint32_t h) { return c->nlocals + h; }
+
+static void vpush(comp *c, uint8_t kind, uint32_t local, uint64_t k) {
+    if (c->height == c->vs_cap) {
+        uint32_t nc = c->vs_cap ? c->vs_cap * 2 : 64;
+        ventry *p = mem_realloc(MEM_WASM, c->vs, (size_t)nc * sizeof(*p));
+        if (!p) {
+            c->oom = true;
+            return;
+        }
+        c->vs = p;
+        c->vs_cap = nc;
+    }
+    c->vs[c->height].kind = kind;
+    c->vs[c->height].local = local;
+    c->vs[c->height].k = k;
+    c->height++;
+    if (c->height > c->max_height) c->max_height = c->height;
+}
+
+static void vpop(comp *c, uint32_t k) {
+    SL_ASSERT(c->height >= k);
+    c->height -= k;
+}
+
+/* Puts the operand at height h into its slot. */
+static void materialize(comp *c, uint32_t h, uint32_t off) {
+    ventry *e = &c->vs[h];
+    if (e->kind == V_LOC) {
+        op(c, IOP_copy, off);
+        put_w(c, slot(c, h), e->local);
+    } else if (e->kind == V_CONST) {
+        op(c, IOP_const_, off);
+        put_w(c, slot(c, h), 0);
+        put_u(c, e->k);
+    }
+    e->kind = V_STK;
+}
+
+static void materialize_all(comp *c, uint32_t off) {
+    for (uint32_t h = 0; h < c->height && !c->oom; h++) materialize(c, h, off);
+}
+
+static bool all_stk_below(const comp *c, uint32_t h) {
+    for (uint32_t i = 0; i < h; i++)
+        if (c->vs[i].kind != V_STK) return false;
+    return true;
+}
+
+/* Where the operand at height h can be read (materialising a constant). */
+static uint32_t src_slot(comp *c, uint32_t h, uint32_t off) {
+    ventry *e = &c->vs[h];
+    if (e->kind == V_CONST) materialize(c, h, off);
+    return e->kind == V_LOC ? e->local : slot(c, h);
+}
+
+/* Before local x is written: entries still reading x get their own copy. */
+static void flush_local(comp *c, uint32_t x, uint32_t off) {
+    for (uint32_t h = 0; h < c->height; h++)
+        if (c->vs[h].kind == V_LOC && c->vs[h].local == x) materialize(c, h, off);
+}
+
+static bool names_local(const comp *c, uint32_t x, uint32_t below) {
+    for (uint32_t h = 0; h < below; h++)
+        if (c->vs[h].kind == V_LOC && c->vs[h].local == x) return true;
+    return false;
+}
+
+/* A target cell for frame t (forward chain or loop start). */
+static void put_target(comp *c, ctl *t) {
+    if (!grow_u32(&c->relocs, &c->reloc_cap, c->reloc_n + 1)) {
+        c->oom = true;
+        return;
+    }
+    c->relocs[c->reloc_n++] = c->n;
+    if (t->kind == CTL_LOOP) {
+        put_u(c, t->start);
+    } else {
+        put_u(c, t->fixups);
+        t->fixups = c->n; /* index + 1 of the cell just written */
+    }
+}
+
+static uint32_t label_arity(const ctl *t) { return t->kind == CTL_LOOP ? t->nparams : t->nresults; }
+
+static void patch_chain(comp *c, uint32_t chain, uint32_t target) {
+    while (chain) {
+        uint32_t cell = chain - 1;
+        chain = (uint32_t)c->code[cell].u;
+        c->code[cell].u = target;
+    }
+}
+
+static int push_ctl(comp *c, ctl_kind kind, uint32_t np, uint32_t nr) {
+    if (c->ctl_n == c->ctl_cap) {
+        uint32_t nc = c->ctl_cap ? c->ctl_cap * 2 : 16;
+        ctl *p = mem_realloc(MEM_WASM, c->ctls, (size_t)nc * sizeof(*p));
+        if (!p) return -ENOMEM;
+        c->ctls = p;
+        c->ctl_cap = nc;
+    }
+    bool dead = c->ctl_n > 0 && c->ctls[c->ctl_n - 1].dead;
+    ctl *t = &c->ctls[c->ctl_n++];
+    memset(t, 0, sizeof(*t));
+    t->kind = kind;
+    t->nparams = np;
+    t->nresults = nr;
+    t->dead = dead;
+    t->dead_entry = dead;
+    if (!dead) {
+        SL_ASSERT(c->height >= np);
+        t->height = c->height - np;
+    }
+    return 0;
+}
+
+static void block_arity(const wasm_module *m, int64_t bt, uint32_t *np, uint32_t *nr) {
+    if (bt == -64) { /* 0x40: empty */
+        *np = 0;
+        *nr = 0;
+    } else if (bt < 0) { /* a value type */
+        *np = 0;
+        *nr = 1;
+    } else {
+        *np = m->types[bt].param_count;
+        *nr = m->types[bt].result_count;
+    }
+}
+
+/* Marks the rest of the current frame dead. */
+static void set_dead(comp *c) {
+    c->ctls[c->ctl_n - 1].dead = true;
+    label_here(c);
+}
+
+/* The compare that produced the top operand, if it can fuse with a branch now. */
+static bool cmp_fusable(const comp *c) {
+    return c->cmp_end == c->n && c->height > 0 && c->vs[c->height - 1].kind == V_STK &&
+           all_stk_below(c, c->height - 1);
+}
+
+/* Emits the fused compare-and-branch (branch when the compare is true, or false when
+ * negate) in place of the compare; the caller adds the target cell. */
+static void emit_cmp_branch(comp *c, bool negate, uint32_t off) {
+    uint32_t a = c->cmp_a;
+    uint64_t b = c->cmp_b;
+    int iop;
+    unemit(c, c->cmp_pos);
+    if (c->cmp_row < 0) {
+        iop = negate ? IOP_bif_nez : IOP_bif_eqz;
+    } else {
+        const cmpinfo *ci = &cmps[c->cmp_row];
+        iop = negate ? (c->cmp_sc ? ci->neg_sc : ci->neg_ss) : (c->cmp_sc ? ci->bif_sc : ci->bif_ss);
+    }
+    op(c, iop, off);
+    put_w(c, a, (uint32_t)b);
+    label_here(c);
+}
+
+/* br / br_if to depth l. For br_if the condition is still the top operand. */
+static void emit_branch(comp *c, uint32_t l, bool cond, uint32_t off) {
+    ctl *t = &c->ctls[c->ctl_n - 1 - l];
+    uint32_t keep = label_arity(t);
+    uint32_t h = c->height - (cond ? 1 : 0);
+    bool moves = t->height + keep != h;
+    if (cond) {
+        if (!moves && cmp_fusable(c)) {
+            vpop(c, 1);
+            emit_cmp_branch(c, false, off);
+            put_target(c, t);
+            return;
+        }
+        materialize_all(c, off);
+        uint32_t cs = slot(c, c->height - 1);
+        vpop(c, 1);
+        if (!moves) {
+            op(c, IOP_bif_nez, off);
+            put_w(c, cs, 0);
+        } else {
+            op(c, IOP_br_if_move, off);
+            put_w(c, cs, keep);
+            put_w(c, slot(c, h - keep), slot(c, t->height));
+        }
+        put_target(c, t);
+        label_here(c);
+        return;
+    }
+    materialize_all(c, off);
+    if (t->kind == CTL_FUNC) { /* a branch to the function's label returns */
+        op(c, IOP_ret, off);
+        put_w(c, slot(c, h - keep), keep);
+        return;
+    }
+    if (!moves) {
+        op(c, t->kind == CTL_LOOP ? IOP_br_loop : IOP_br, off);
+    } else {
+        op(c, IOP_br_move, off);
+        put_w(c, keep, slot(c, h - keep));
+        put_w(c, slot(c, t->height), 0);
+    }
+    put_target(c, t);
+}
+
+/* Emits a binary op whose operands are the top two entries; result replaces them. */
+static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t off) {
+    uint32_t h = c->height - 2;
+    ventry *b = &c->vs[h + 1];
+    uint32_t a_slot;
+    uint32_t pos;
+    if (iop_sc >= 0 && b->kind == V_CONST) {
+        uint64_t k = b->k;
+        a_slot = src_slot(c, h, off);
+        pos = c->n;
+        op(c, iop_sc, off);
+        put_w(c, slot(c, h), a_slot);
+        put_u(c, k);
+        c->cmp_sc = true;
+        c->cmp_b = k;
+    } else {
+        a_slot = src_slot(c, h, off);
+        uint32_t b_slot = src_slot(c, h + 1, off);
+        pos = c->n;
+        op(c, iop_ss, off);
+        put_w(c, slot(c, h), a_slot);
+        put_w(c, b_slot, 0);
+        c->cmp_sc = false;
+        c->cmp_b = b_slot;
+    }
+    vpop(c, 2);
+    vpush(c, V_STK, 0, 0);
+    produced(c, pos + 1);
+    if (cmp_row >= 0 && (!c->cmp_sc || c->cmp_b <= UINT32_MAX)) {
+        c->cmp_pos = pos;
+        c->cmp_end = c->n;
+        c->cmp_row = cmp_row;
+        c->cmp_a = a_slot;
+    }
+}
+
+static void emit_unary(comp *c, int iop, bool is_eqz32, uint32_t off) {
+    uint32_t h = c->height - 1;
+    uint32_t a_slot = src_slot(c, h, off);
+    uint32_t pos = c->n;
+    op(c, iop, off);
+    put_w(c, slot(c, h), a_slot);
+    vpop(c, 1);
+    vpush(c, V_STK, 0, 0);
+    produced(c, pos + 1);
+    if (is_eqz32) {
+        c->cmp_pos = pos;
+        c->cmp_end = c->n;
+        c->cmp_row = -1;
+        c->cmp_a = a_slot;
+        c->cmp_b = 0;
+        c->cmp_sc = false;
+    }
+}
+
+/* local.set / local.tee x. */
+static void emit_local_set(comp *c, uint32_t x, bool tee, uint32_t off) {
+    uint32_t h = c->height - 1;
+    ventry *top = &c->vs[h];
+    if (top->kind == V_STK && c->res_end == c->n && c->code[c->res_cell].w.a == slot(c, h) &&
+        !names_local(c, x, h)) {
+        c->code[c->res_cell].w.a = x; /* the producer writes the local directly */
+    } else {
+        flush_local(c, x, off);
+        top = &c->vs[h];
+        if (top->kind == V_LOC) {
+            if (top->local != x) {
+                op(c, IOP_copy, off);
+                put_w(c, x, top->local);
+            }
+        } else if (top->kind == V_CONST) {
+            op(c, IOP_const_, off);
+            put_w(c, x, 0);
+            put_u(c, top->k);
+        } else {
+            op(c, IOP_copy, off);
+            put_w(c, x, slot(c, h));
+        }
+    }
+    label_here(c);
+    vpop(c, 1);
+    if (tee) vpush(c, V_LOC, x, 0);
+}
+
+/* Stack-form instruction: operands in their slots, t = slots in use. */
+static void emit_stackform(comp *c, int iop, uint32_t pops, uint32_t pushes, uint32_t off) {
+    materialize_all(c, off);
+    op(c, iop, off);
+    put_w(c, slot(c, c->height), 0);
+    vpop(c, pops);
+    for (uint32_t i = 0; i < pushes; i++) vpush(c, V_STK, 0, 0);
+    label_here(c);
+}
+
+static int numeric_iop(uint16_t code, int *ss, int *sc, int *kind) {
+    switch (code) {
+#define WASM__BI_CASE(name, code_) \
+    case code_:                    \
+        *ss = IOP_##name##_ss;     \
+        *sc = IOP_##name##_sc;     \
+        *kind = 2;                 \
+        return 0;
+#define WASM__BF_CASE(name, code_) \
+    case code_:                    \
+        *ss = IOP_##name##_ss;     \
+        *sc = -1;                  \
+        *kind = 2;                 \
+        return 0;
+#define WASM__U_CASE(name, code_) \
+    case code_:                   \
+        *ss = IOP_##name;         \
+        *sc = -1;                 \
+        *kind = 1;                \
+        return 0;
+        WASM__IOPS_BIN_INT(WASM__BI_CASE)
+        WASM__IOPS_BIN_FLT(WASM__BF_CASE)
+        WASM__IOPS_UNARY(WASM__U_CASE)
+#undef WASM__BI_CASE
+#undef WASM__BF_CASE
+#undef WASM__U_CASE
+    default:
+        return -1;
+    }
+}
+
+static int cmp_row_of(int iop_ss) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(cmps); i++)
+        if (cmps[i].op_ss == iop_ss) return (int)i;
+    return -1;
+}
+
+static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag *d) {
+    const wasm_module *m = c->m;
+    wasm_instance *inst = c->inst;
+    const char *why = NULL;
+    rd r;
+    rd_init(&r, m->bytes, m->size);
+    r.p = m->bytes + fd->code_start;
+    r.end = m->bytes + fd->code_end;
+    if (push_ctl(c, CTL_FUNC, 0, f->result_count) < 0) return -ENOMEM;
+
+    while (c->ctl_n > 0) {
+        uint32_t off = (uint32_t)(r.p - m->bytes);
+        uint8_t b;
+        uint16_t code;
+        ctl *top = &c->ctls[c->ctl_n - 1];
+        if (c->oom) return -ENOMEM;
+        if (wasm__u8(&r, &b, &why) < 0) goto malformed;
+        code = b;
+        if (b == 0xFC) {
+            uint32_t sub;
+            if (wasm__u32(&r, &sub, &why) < 0) goto malformed;
+            if (sub > 0xff) goto malformed;
+            code = (uint16_t)(0xFC00 | sub);
+        }
+        bool dead = top->dead;
+
+        switch (code) {
+        case WASM_OP_block:
+        case WASM_OP_loop:
+        case WASM_OP_if_: {
+            int64_t bt;
+            uint32_t np;
+            uint32_t nr;
+            if (wasm__s33(&r, &bt, &why) < 0) goto malformed;
+            block_arity(m, bt, &np, &nr);
+            if (dead) {
+                if (push_ctl(c, CTL_BLOCK, np, nr) < 0) return -ENOMEM;
+                break;
+            }
+            if (code == WASM_OP_if_) {
+                bool fused = cmp_fusable(c);
+                uint32_t cs = 0;
+                if (fused) {
+                    vpop(c, 1);
+                    emit_cmp_branch(c, true, off);
+                } else {
+                    materialize_all(c, off);
+                    cs = slot(c, c->height - 1);
+                    vpop(c, 1);
+                    op(c, IOP_bif_eqz, off);
+                    put_w(c, cs, 0);
+                }
+                if (push_ctl(c, CTL_IF, np, nr) < 0) return -ENOMEM;
+                top = &c->ctls[c->ctl_n - 1];
+                top->else_fix = c->n + 1;
+                put_u(c, 0);
+                if (!grow_u32(&c->relocs, &c->reloc_cap, c->reloc_n + 1)) return -ENOMEM;
+                c->relocs[c->reloc_n++] = c->n - 1;
+                label_here(c);
+                break;
+            }
+            materialize_all(c, off);
+            if (push_ctl(c, code == WASM_OP_block ? CTL_BLOCK : CTL_LOOP, np, nr) < 0)
+                return -ENOMEM;
+            top = &c->ctls[c->ctl_n - 1];
+            top->start = c->n;
+            label_here(c);
+            break;
+        }
+        case WASM_OP_else_:
+            if (top->dead_entry) break;
+            if (!top->dead) { /* then-branch falls through to the end */
+                materialize_all(c, off);
+                op(c, IOP_br, off);
+                put_target(c, top);
+            }
+            if (top->else_fix) {
+                c->code[top->else_fix - 1].u = c->n;
+                top->else_fix = 0;
+            }
+            top->dead = false;
+            c->height = top->height;
+            for (uint32_t i = 0; i < top->nparams; i++) vpush(c, V_STK, 0, 0);
+            label_here(c);
+            break;
+        case WASM_OP_end: {
+            if (!top->dead_entry && !top->dead) materialize_all(c, off);
+            ctl t = *top;
+            c->ctl_n--;
+            if (t.dead_entry) break;
+            label_here(c);
+            if (t.else_fix) c->code[t.else_fix - 1].u = c->n;
+            patch_chain(c, t.fixups, c->n);
+            c->height = t.height;
+            for (uint32_t i = 0; i < t.nresults; i++) vpush(c, V_STK, 0, 0);
+            if (t.kind == CTL_FUNC) {
+                op(c, IOP_ret, off);
+                put_w(c, slot(c, 0), t.nresults);
+            }
+            break;
+        }
+        case WASM_OP_unreachable:
+            if (dead) break;
+            op(c, IOP_unreachable, off);
+            set_dead(c);
+            break;
+        case WASM_OP_nop:
+            break;
+        case WASM_OP_br: {
+            uint32_t l;
+            if (wasm__u32(&r, &l, &why) < 0) goto malformed;
+            if (dead) break;
+            emit_branch(c, l, false, off);
+            set_dead(c);
+            break;
+        }
+        case WASM_OP_br_if: {
+            uint32_t l;
+            if (wasm__u32(&r, &l, &why) < 0) goto malformed;
+            if (dead) break;
+            emit_branch(c, l, true, off);
+            break;
+        }
+        case WASM_OP_br_table: {
+            uint32_t n;
+            uint32_t keep = 0;
+            if (wasm__u32(&r, &n, &why) < 0) goto malformed;
+            if (!dead) {
+                materialize_all(c, off);
+                uint32_t idx = slot(c, c->height - 1);
+                vpop(c, 1);
+                op(c, IOP_br_table, off);
+                put_w(c, idx, n);
+                put_w(c, 0, 0); /* w(src, keep), filled from the first label */
+            }
+            uint32_t hdr = c->n - 1;
+            for (uint32_t i = 0; i <= n; i++) {
+                uint32_t l;
+                if (wasm__u32(&r, &l, &why) < 0) goto malformed;
+                if (dead) continue;
+                ctl *t = &c->ctls[c->ctl_n - 1 - l];
+                keep = label_arity(t);
+                put_w(c, slot(c, t->height), 0);
+                put_target(c, t);
+                if (c->oom) return -ENOMEM;
+            }
+            if (!dead) {
+                c->code[hdr].w.a = slot(c, c->height - keep);
+                c->code[hdr].w.b = keep;
+                set_dead(c);
+            }
+            break;
+        }
+        case WASM_OP_return_:
+            if (dead) break;
+            materialize_all(c, off);
+            op(c, IOP_ret, off);
+            put_w(c, slot(c, c->height - f->result_count), f->result_count);
+            set_dead(c);
+            break;
+        case WASM_OP_call: {
+            uint32_t fi;
+            if (wasm__u32(&r, &fi, &why) < 0) goto malformed;
+            if (dead) break;
+            wasm_func *callee = inst->funcs[fi];
+            materialize_all(c, off);
+            op(c, IOP_call, off);
+            put_p(c, callee);
+            put_w(c, slot(c, c->height - callee->param_count), 0);
+            vpop(c, callee->param_count);
+            for (uint32_t i = 0; i < callee->result_count; i++) vpush(c, V_STK, 0, 0);
+            label_here(c);
+            break;
+        }
+        case WASM_OP_call_indirect: {
+            uint32_t ti;
+            uint32_t tab;
+            if (wasm__u32(&r, &ti, &why) < 0 || wasm__u32(&r, &tab, &why) < 0) goto malformed;
+            if (dead) break;
+            uint32_t np = m->types[ti].param_count;
+            materialize_all(c, off);
+            op(c, IOP_call_indirect, off);
+            put_p(c, inst->tables[tab]);
+            put_w(c, inst->type_ids[ti], slot(c, c->height - 1 - np));
+            put_w(c, slot(c, c->height - 1), 0);
+            vpop(c, 1 + np);
+            for (uint32_t i = 0; i < m->types[ti].result_count; i++) vpush(c, V_STK, 0, 0);
+            label_here(c);
+            break;
+        }
+        case WASM_OP_drop:
+            if (dead) break;
+            vpop(c, 1);
+            label_here(c);
+            break;
+        case WASM_OP_select_t: {
+            uint32_t k;
+            if (wasm__u32(&r, &k, &why) < 0) goto malformed;
+            for (uint32_t i = 0; i < k; i++) {
+                uint8_t t;
+                if (wasm__u8(&r, &t, &why) < 0) goto malformed;
+            }
+        }
+            /* fall through */
+        case WASM_OP_select: {
+            if (dead) break;
+            uint32_t h = c->height - 3;
+            uint32_t sa = src_slot(c, h, off);
+            uint32_t sb = src_slot(c, h + 1, off);
+            uint32_t sc = src_slot(c, h + 2, off);
+            uint32_t pos = c->n;
+            op(c, IOP_select, off);
+            put_w(c, slot(c, h), sa);
+            put_w(c, sb, sc);
+            vpop(c, 3);
+            vpush(c, V_STK, 0, 0);
+            produced(c, pos + 1);
+            break;
+        }
+        case WASM_OP_local_get: {
+            uint32_t i;
+            if (wasm__u32(&r, &i, &why) < 0) goto malformed;
+            if (dead) break;
+            vpush(c, V_LOC, i, 0);
+            break;
+        }
+        case WASM_OP_local_set:
+        case WASM_OP_local_tee: {
+            uint32_t i;
+            if (wasm__u32(&r, &i, &why) < 0) goto malformed;
+            if (dead) break;
+            emit_local_set(c, i, code == WASM_OP_local_tee, off);
+            break;
+        }
+        case WASM_OP_global_get: {
+            uint32_t i;
+            if (wasm__u32(&r, &i, &why) < 0) goto malformed;
+            if (dead) break;
+            uint32_t pos = c->n;
+            op(c, IOP_global_get, off);
+            put_w(c, slot(c, c->height), 0);
+            put_p(c, &inst->globals[i]->value);
+            vpush(c, V_STK, 0, 0);
+            produced(c, pos + 1);
+            break;
+        }
+        case WASM_OP_global_set: {
+            uint32_t i;
+            if (wasm__u32(&r, &i, &why) < 0) goto malformed;
+            if (dead) break;
+            uint32_t s = src_slot(c, c->height - 1, off);
+            op(c, IOP_global_set, off);
+            put_w(c, s, 0);
+            put_p(c, &inst->globals[i]->value);
+            vpop(c, 1);
+            label_here(c);
+            break;
+        }
+        case WASM_OP_table_get:
+        case WASM_OP_table_set: {
+            uint32_t i;
+            if (wasm__u32(&r, &i, &why) < 0) goto malformed;
+            if (dead) break;
+            if (code == WASM_OP_table_get) emit_stackform(c, IOP_table_get, 1, 1, off);
+            else emit_stackform(c, IOP_table_set, 2, 0, off);
+            put_p(c, inst->tables[i]);
+            break;
+        }
+        case WASM_OP_memory_size:
+        case WASM_OP_memory_grow: {
+            uint8_t z;
+            if (wasm__u8(&r, &z, &why) < 0) goto malformed;
+            if (dead) break;
+            if (code == WASM_OP_memory_grow) {
+                emit_stackform(c, IOP_memory_grow, 1, 1, off);
+            } else {
+                uint32_t pos = c->n;
+                op(c, IOP_memory_size, off);
+                put_w(c, slot(c, c->height), 0);
+                vpush(c, V_STK, 0, 0);
+                produced(c, pos + 1);
+            }
+            break;
+        }
+        case WASM_OP_i32_const: {
+            int32_t v;
+            if (wasm__s32(&r, &v, &why) < 0) goto malformed;
+            if (dead) break;
+            vpush(c, V_CONST, 0, (uint32_t)v);
+            break;
+        }
+        case WASM_OP_i64_const: {
+            int64_t v;
+            if (wasm__s64(&r, &v, &why) < 0) goto malformed;
+            if (dead) break;
+            vpush(c, V_CONST, 0, (uint64_t)v);
+            break;
+        }
+        case WASM_OP_f32_const: {
+            uint32_t v;
+            if (wasm__f32(&r, &v, &why) < 0) goto malformed;
+            if (dead) break;
+            vpush(c, V_CONST, 0, v);
+            break;
+        }
+        case WASM_OP_f64_const: {
+            uint64_t v;
+            if (wasm__f64(&r, &v, &why) < 0) goto malformed;
+            if (dead) break;
+            vpush(c, V_CONST, 0, v);
+            break;
+        }
+        case WASM_OP_ref_null: {
+            uint8_t t;
+            if (wasm__u8(&r, &t, &why) < 0) goto malformed;
+            if (dead) break;
+            vpush(c, V_CONST, 0, 0);
+            break;
+        }
+        case WASM_OP_ref_is_null:
+            if (dead) break;
+            emit_stackform(c, IOP_ref_is_null, 1, 1, off);
+            break;
+        case WASM_OP_ref_func: {
+            uint32_t fi;
+            if (wasm__u32(&r, &fi, &why) < 0) goto malformed;
+            if (dead) break;
+            vpush(c, V_CONST, 0, (uint64_t)(uintptr_t)inst->funcs[fi]);
+            break;
+        }
+        case WASM_OP_memory_init: {
+            uint32_t di;
+            uint8_t z;
+            if (wasm__u32(&r, &di, &why) < 0 || wasm__u8(&r, &z, &why) < 0) goto malformed;
+            if (dead) break;
+            emit_stackform(c, IOP_memory_init, 3, 0, off);
+            put_p(c, &inst->datas[di]);
+            break;
+        }
+        case WASM_OP_data_drop: {
+            uint32_t di;
+            if (wasm__u32(&r, &di, &why) < 0) goto malformed;
+            if (dead) break;
+            op(c, IOP_data_drop, off);
+            put_p(c, &inst->datas[di]);
+            break;
+        }
+        case WASM_OP_memory_copy:
+        case WASM_OP_memory_fill: {
+            uint8_t z;
+            if (wasm__u8(&r, &z, &why) < 0) goto malformed;
+            if (code == WASM_OP_memory_copy && wasm__u8(&r, &z, &why) < 0) goto malformed;
+            if (dead) break;
+            emit_stackform(c, code == WASM_OP_memory_copy ? IOP_memory_copy : IOP_memory_fill, 3,
+                           0, off);
+            break;
+        }
+        case WASM_OP_table_init: {
+            uint32_t ei;
+            uint32_t ti;
+            if (wasm__u32(&r, &ei, &why) < 0 || wasm__u32(&r, &ti, &why) < 0) goto malformed;
+            if (dead) break;
+            emit_stackform(c, IOP_table_init, 3, 0, off);
+            put_p(c, inst->tables[ti]);
+            put_p(c, &inst->elems[ei]);
+            break;
+        }
+        case WASM_OP_elem_drop: {
+            uint32_t ei;
+            if (wasm__u32(&r, &ei, &why) < 0) goto malformed;
+            if (dead) break;
+            op(c, IOP_elem_drop, off);
+            put_p(c, &inst->elems[ei]);
+            break;
+        }
+        case WASM_OP_table_copy: {
+            uint32_t dt;
+            uint32_t st;
+            if (wasm__u32(&r, &dt, &why) < 0 || wasm__u32(&r, &st, &why) < 0) goto malformed;
+            if (dead) break;
+            emit_stackform(c, IOP_table_copy, 3, 0, off);
+            put_p(c, inst->tables[dt]);
+            put_p(c, inst->tables[st]);
+            break;
+        }
+        case WASM_OP_table_grow:
+        case WASM_OP_table_size:
+        case WASM_OP_table_fill: {
+            uint32_t ti;
+            if (wasm__u32(&r, &ti, &why) < 0) goto malformed;
+            if (dead) break;
+            if (code == WASM_OP_table_grow) {
+                emit_stackform(c, IOP_table_grow, 2, 1, off);
+            } else if (code == WASM_OP_table_fill) {
+                emit_stackform(c, IOP_table_fill, 3, 0, off);
+            } else {
+                uint32_t pos = c->n;
+                op(c, IOP_table_size, off);
+                put_w(c, slot(c, c->height), 0);
+                vpush(c, V_STK, 0, 0);
+                produced(c, pos + 1);
+            }
+            put_p(c, inst->tables[ti]);
+            break;
+        }
+        default: {
+            int ss;
+            int sc;
+            int kind;
+            if (code >= WASM_OP_i32_load && code <= WASM_OP_i64_store32) {
+                uint32_t align;
+                uint32_t moff;
+                if (wasm__u32(&r, &align, &why) < 0 || wasm__u32(&r, &moff, &why) < 0)
+                    goto malformed;
+                if (dead) break;
+                static const uint8_t mem_iop[] = {
+                    IOP_i32_load,    IOP_i64_load,     IOP_f32_load,     IOP_f64_load,
+                    IOP_i32_load8_s, IOP_i32_load8_u,  IOP_i32_load16_s, IOP_i32_load16_u,
+                    IOP_i64_load8_s, IOP_i64_load8_u,  IOP_i64_load16_s, IOP_i64_load16_u,
+                    IOP_i64_load32_s, IOP_i64_load32_u, IOP_i32_store,   IOP_i64_store,
+                    IOP_f32_store,   IOP_f64_store,    IOP_i32_store8,   IOP_i32_store16,
+                    IOP_i64_store8,  IOP_i64_store16,  IOP_i64_store32};
+                static_assert(sizeof(mem_iop) == WASM_OP_i64_store32 - WASM_OP_i32_load + 1,
+                              "one iop per memory opcode");
+                int iop = mem_iop[code - WASM_OP_i32_load];
+                if (code >= WASM_OP_i32_store) {
+                    uint32_t h = c->height - 2;
+                    uint32_t sa = src_slot(c, h, off);
+                    uint32_t sv = src_slot(c, h + 1, off);
+                    op(c, iop, off);
+                    put_w(c, sa, sv);
+                    put_u(c, moff);
+                    vpop(c, 2);
+                    label_here(c);
+                } else {
+                    uint32_t h = c->height - 1;
+                    uint32_t sa = src_slot(c, h, off);
+                    uint32_t pos = c->n;
+                    op(c, iop, off);
+                    put_w(c, slot(c, h), sa);
+                    put_u(c, moff);
+                    vpop(c, 1);
+                    vpush(c, V_STK, 0, 0);
+                    produced(c, pos + 1);
+                }
+                break;
+            }
+            if (numeric_iop(code, &ss, &sc, &kind) < 0) {
+                why = "unknown instruction";
+                goto malformed;
+            }
+            if (dead) break;
+            if (kind == 2) emit_binary(c, ss, sc, cmp_row_of(ss), off);
+            else emit_unary(c, ss, ss == IOP_i32_eqz, off);
+            break;
+        }
+        }
+    }
+    if (c->oom) return -ENOMEM;
+    return 0;
+malformed:
+    if (d) {
+        d->rc = SL_EPROTO;
+        d->func_index = f->index;
+        d->offset = (uint32_t)(r.p - m->bytes);
+        snprintf(d->msg, sizeof d->msg, "compile: %s", why ? why : "malformed code");
+    }
+    return SL_EPROTO;
+}
+
+int wasm__compile(wasm_instance *inst, wasm_func *f, wasm_diag *d) {
+    const wasm_module *m = inst->module;
+    const wasm_funcdef *fd = &m->funcs[f->index];
+    comp c;
+    int rc;
+    SL_ASSERT(!f->is_host);
+    SL_ASSERT(fd->import_index == UINT32_MAX);
+    memset(&c, 0, sizeof(c));
+    c.inst = inst;
+    c.m = m;
+    c.labels = wasm__labels();
+    c.nlocals = f->param_count + fd->local_count;
+    label_here(&c);
+    rc = compile_body(&c, f, fd, d);
+    if (rc == 0) {
+        for (uint32_t i = 0; i < c.reloc_n; i++) {
+            uint32_t cell = c.relocs[i];
+            SL_ASSERT(c.code[cell].u < c.n);
+            c.code[cell].p = &c.code[c.code[cell].u];
+        }
+        f->code = c.code;
+        f->offsets = c.offs;
+        f->offset_count = c.offs_n;
+        f->local_count = fd->local_count;
+        f->mem0 = inst->memory_count ? inst->memories[0] : NULL;
+        /* The frame: locals, the deepest operand stack, and one spare slot (stack-form
+         * ops address fp[t] with t = slots in use). */
+        f->frame_slots = c.nlocals + SL_MAX(c.max_height, fd->max_stack) + 1;
+        c.code = NULL;
+        c.offs = NULL;
+    } else if (rc == -ENOMEM && d) {
+        d->rc = rc;
+        d->func_index = f->index;
+        snprintf(d->msg, sizeof d->msg, "out of memory compiling function %u", f->index);
+    }
+    mem_free(MEM_WASM, c.code);
+    mem_free(MEM_WASM, c.offs);
+    mem_free(MEM_WASM, c.relocs);
+    mem_free(MEM_WASM, c.ctls);
+    mem_free(MEM_WASM, c.vs);
+    return rc;
+}
