@@ -11,8 +11,9 @@ PKGS=(
   libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libcurl4-openssl-dev
   wabt binaryen
   python3 python3-websocket
+  curl
   rustc cargo libstd-rust-dev-wasm32
-  wasi-libc libclang-rt-14-dev-wasm32 clang-16 lld-16 libclang-rt-16-dev-wasm32
+  wasi-libc libclang-rt-14-dev-wasm32 clang-16 lld-16 clang-19 lld-19
   librust-serde-dev librust-serde-json-dev librust-serde-derive-dev
   nodejs npm
   redis-server

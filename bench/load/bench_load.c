@@ -11,8 +11,9 @@
  * With --pid it reads the SERVER's utime+stime from /proc/<pid>/stat before and
  * after, and reports points per server CPU-second - the ingest efficiency figure.
  *
- * Output: one line of key=value figures (see the printf at the end) and, with
- * --ack, the ack round trip p50/p99/max.
+ * Output: one line of key=value figures (see the printf at the end), the change
+ * in the server's points_written (GET /health) over the run, and with --ack the
+ * ack round trip p50/p99/max.
  * One thread; poll() over the connections. Not a test: never run by ctest.
  * Usage: bench_load --port P [--host 127.0.0.1] [--conns 4] [--series 1000]
  *        [--points 100] [--duration 10] [--pid PID] [--ack] [--ack-every 16]
@@ -358,6 +359,30 @@ static int read_frames(conn *c, const opts *o) {
     return rc;
 }
 
+/* The server's points_written from GET /health, or -1 (any failure). Lets the
+ * report compare what was acked with what the server says it stored. */
+static long long health_points_written(const opts *o) {
+    int fd = connect_to(o);
+    if (fd < 0) return -1;
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET /health HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", o->host,
+                     o->port);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    char resp[8192];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof resp - 1 && (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    resp[got] = '\0';
+    const char *k = strstr(resp, "\"points_written\":");
+    return k ? atoll(k + strlen("\"points_written\":")) : -1;
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: bench_load --port P [--host H] [--conns N] [--series S] [--points P]\n"
                     "       [--duration SEC] [--pid SERVER_PID] [--ack] [--ack-every K] "
@@ -439,6 +464,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    long long written0 = health_points_written(&o);
     double cpu0 = o.pid ? proc_cpu_s(o.pid) : -1;
     double t0 = mono_s();
     double t_end = t0 + o.duration_s;
@@ -494,6 +520,7 @@ int main(int argc, char **argv) {
     }
     double elapsed = mono_s() - t0;
     double cpu1 = o.pid ? proc_cpu_s(o.pid) : -1;
+    long long written1 = health_points_written(&o);
     uint64_t sent = 0;
     uint64_t acked = 0;
     uint64_t errors = 0;
@@ -519,6 +546,9 @@ int main(int argc, char **argv) {
            o.ack ? "" : "n/a:", (unsigned long long)acked, (unsigned long long)errors,
            counted / elapsed, o.ack ? "acked" : "sent", self_cpu, server_cpu,
            server_cpu > 0 ? counted / server_cpu : 0.0);
+    if (written0 >= 0 && written1 >= 0)
+        printf("server_points_written_delta=%lld (GET /health before and after)\n",
+               written1 - written0);
     if (o.ack && lat_count)
         printf("ack_round_trip_ms p50=%.2f p99=%.2f max=%.2f (n=%llu; from queuing the ack "
                "request, so it includes the data queued before it)\n",

@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ static void *loop_main(void *arg) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
+    signal(SIGPIPE, SIG_IGN); /* as server_run does: a peer may close mid-write */
     if (router_new(&g_router) < 0) abort();
     route_add(g_router, NULL, "/", ROUTE_PREFIX, h_ok, NULL);
     net_opts o = {.listen_addr = "127.0.0.1",

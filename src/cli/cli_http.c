@@ -216,6 +216,7 @@ static int on_body(http_parser *hp, const char *at, size_t len) {
         return 1; /* stops the parser */
     }
     st->body_bytes += len;
+    if (!st->body) return 0; /* the caller does not want the body */
     buf_append(st->body, at, len);
     if (buf_failed(st->body)) {
         st->too_large = true;
@@ -266,7 +267,7 @@ int cli_http_request(const char *method, const char *url, const void *body, size
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
     resp_state st = {.body = body_out, .body_max = CLI_HTTP_BODY_BYTES_MAX};
-    if (body_out->max_bytes &&
+    if (body_out && body_out->max_bytes &&
         body_out->max_bytes - SL_MIN(body_out->max_bytes, body_out->len) < st.body_max)
         st.body_max = body_out->max_bytes - SL_MIN(body_out->max_bytes, body_out->len);
     http_parser hp;

@@ -34,38 +34,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* One remembered key: raw is a point's bytes from series_len to its last tag, key
- * what serieskey_build made of them (never longer than raw: the key drops empty
- * and repeated tags and adds nothing). raw_len 0 = empty slot. Slots come in
- * pairs (the two ways of a set); victim in a set's first slot says which way a
- * miss replaces (the one not used last). */
-typedef struct frame_key_slot {
-    uint16_t raw_len;
-    uint16_t key_len;
-    uint8_t victim;
-    uint8_t raw[FRAME_KEY_CACHE_RAW_MAX];
-    uint8_t key[FRAME_KEY_CACHE_RAW_MAX];
-} frame_key_slot;
-
-/* FNV-1a over 8-byte words and the tail, then a 64-bit finalizer so every input
- * bit reaches the low bits that pick the set. */
-static uint32_t raw_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0x100000001b3ull;
-    }
-    for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return (uint32_t)h;
-}
-
 void frame_limits_default(frame_limits *l) {
     l->frame_bytes_max = FRAME_BYTES_MAX_DEFAULT;
     l->tags_per_point_max = FRAME_TAGS_MAX_DEFAULT;
@@ -82,8 +50,7 @@ int frame_decoder_init(frame_decoder *fd, const frame_limits *limits) {
     size_t tags_n = (size_t)limits->tags_per_point_max + 1;
     fd->tags = mem_calloc(MEM_INGEST, tags_n, sizeof(*fd->tags));
     fd->scratch = mem_calloc(MEM_INGEST, tags_n, sizeof(*fd->scratch));
-    fd->cache = mem_calloc(MEM_INGEST, FRAME_KEY_CACHE_SLOTS, sizeof(*fd->cache));
-    if (!fd->tags || !fd->scratch || !fd->cache) {
+    if (!fd->tags || !fd->scratch) {
         frame_decoder_free(fd);
         return -ENOMEM;
     }
@@ -91,7 +58,6 @@ int frame_decoder_init(frame_decoder *fd, const frame_limits *limits) {
 }
 
 void frame_decoder_free(frame_decoder *fd) {
-    mem_free(MEM_INGEST, fd->cache);
     mem_free(MEM_INGEST, fd->tags);
     mem_free(MEM_INGEST, fd->scratch);
     buf_free(&fd->key);
@@ -113,8 +79,6 @@ static bool tags_canonical(const sk_view *tags, uint32_t n) {
     return true;
 }
 
-/* fd->key = the canonical key of an unsorted tag list, from the cache when these
- * raw bytes were seen before, else built (and remembered if small enough). */
 /* a[0..n) == b[0..n). Points of different series mostly differ near their end
  * (the last tag's value), so the last 8 bytes are compared first, inline. */
 static inline bool raw_equal(const uint8_t *a, const uint8_t *b, size_t n) {
@@ -126,35 +90,6 @@ static inline bool raw_equal(const uint8_t *a, const uint8_t *b, size_t n) {
         if (x != y) return false;
     }
     return memcmp(a, b, n) == 0;
-}
-
-static int key_build_cached(frame_decoder *fd, const uint8_t *raw, size_t raw_len, sk_view name,
-                            uint32_t tag_count) {
-    frame_key_slot *set = NULL;
-    if (raw_len <= FRAME_KEY_CACHE_RAW_MAX) {
-        set = &fd->cache[(raw_hash(raw, raw_len) & (FRAME_KEY_CACHE_SLOTS / 2 - 1)) * 2];
-        for (uint8_t way = 0; way < 2; way++) {
-            const frame_key_slot *slot = &set[way];
-            if (slot->raw_len == raw_len && raw_equal(slot->raw, raw, raw_len)) {
-                SL_ASSERT(slot->key_len <= raw_len);
-                set[0].victim = (uint8_t)(1 - way);
-                buf_append(&fd->key, slot->key, slot->key_len);
-                return buf_failed(&fd->key) ? -ENOMEM : 0;
-            }
-        }
-    }
-    int rc = serieskey_build(&fd->key, name, fd->tags, tag_count, fd->scratch);
-    if (rc < 0 || !set) return rc;
-    SL_ASSERT(fd->key.len <= raw_len); /* see frame_key_slot */
-    uint8_t way = set[0].victim;
-    SL_ASSERT(way < 2);
-    frame_key_slot *slot = &set[way];
-    memcpy(slot->raw, raw, raw_len);
-    memcpy(slot->key, fd->key.p, fd->key.len);
-    slot->raw_len = (uint16_t)raw_len;
-    slot->key_len = (uint16_t)fd->key.len;
-    set[0].victim = (uint8_t)(1 - way);
-    return 0;
 }
 
 /* Undoes a partial frame and reports why. */
@@ -274,7 +209,7 @@ int frame_decode(frame_decoder *fd, const uint8_t *p, size_t n, point_batch *out
                     rc = 0;
                 }
             } else {
-                rc = key_build_cached(fd, raw, raw_len, name, tag_count);
+                rc = serieskey_build(&fd->key, name, fd->tags, tag_count, fd->scratch);
             }
             if (rc < 0) {
                 fd->raw = NULL;

@@ -30,8 +30,8 @@
 /* Largest frame decoded. A bigger frame is rejected whole (SL_ELIMIT) without
  * being read. Bounds the time one frame holds the network thread and the batch it
  * fills; the net layer bounds the WebSocket message to the same figure
- * (--frame-bytes-max). Ceiling keeps offsets in u32 math and a frame's points
- * (>= 21 bytes each) within a few BATCH_POINTS_MAX. */
+ * (--frame-bytes-max). Ceiling keeps offsets in u32 math; a frame of more than
+ * BATCH_POINTS_MAX points (>= 21 bytes each) is refused by frame_decode. */
 #define FRAME_BYTES_MAX_DEFAULT (1u << 20)
 #define FRAME_BYTES_MAX_CEILING (64u << 20)
 static_assert(FRAME_BYTES_MAX_DEFAULT <= FRAME_BYTES_MAX_CEILING, "default > ceiling");
@@ -43,18 +43,6 @@ static_assert(FRAME_BYTES_MAX_DEFAULT <= FRAME_BYTES_MAX_CEILING, "default > cei
 #define FRAME_TAGS_MAX_CEILING 65535u
 static_assert(FRAME_TAGS_MAX_DEFAULT <= FRAME_TAGS_MAX_CEILING, "default > ceiling");
 
-/* Keys of points whose tags arrive unsorted are remembered in a two-way
- * set-associative cache (FRAME_KEY_CACHE_SLOTS entries) so a producer cycling over
- * the same series does not sort their tags again for every point. Only points whose
- * bytes from series_len to the last tag fit in FRAME_KEY_CACHE_RAW_MAX are cached.
- * Memory: a fixed ~500 KiB per decoder (the server has one), allocated by
- * frame_decoder_init. */
-#define FRAME_KEY_CACHE_SLOTS 2048u
-#define FRAME_KEY_CACHE_RAW_MAX 120u
-static_assert((FRAME_KEY_CACHE_SLOTS & (FRAME_KEY_CACHE_SLOTS - 1)) == 0, "power of two");
-
-struct frame_key_slot;
-
 typedef struct frame_limits {
     uint32_t frame_bytes_max;    /* 1..FRAME_BYTES_MAX_CEILING */
     uint32_t tags_per_point_max; /* 0..FRAME_TAGS_MAX_CEILING */
@@ -64,13 +52,12 @@ void frame_limits_default(frame_limits *l);
 
 /* Decoder state. Fields are private to frame.c. */
 typedef struct frame_decoder {
-    frame_limits limits;          /* validated copy */
-    sk_view *tags;                /* [limits.tags_per_point_max] the point's tags as sent */
-    sk_view *scratch;             /* [limits.tags_per_point_max] for serieskey_build */
-    buf key;                      /* canonical key of the previous point */
-    const uint8_t *raw;           /* previous point's bytes from series_len on (this frame only) */
-    size_t raw_len;               /* their length; equal raw bytes reuse key */
-    struct frame_key_slot *cache; /* [FRAME_KEY_CACHE_SLOTS] keys of unsorted tag lists */
+    frame_limits limits; /* validated copy */
+    sk_view *tags;       /* [limits.tags_per_point_max] the point's tags as sent */
+    sk_view *scratch;    /* [limits.tags_per_point_max] for serieskey_build */
+    buf key;             /* canonical key of the previous point */
+    const uint8_t *raw;  /* previous point's bytes from series_len on (this frame only) */
+    size_t raw_len;      /* their length; equal raw bytes reuse key */
 } frame_decoder;
 
 /* Validates limits (SL_EINVAL if out of range) and allocates the scratch

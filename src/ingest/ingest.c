@@ -8,8 +8,9 @@
  * with the batches before it, so acks never hang.
  *
  * Invariants: (1) tickets are issued 1, 2, 3... in queue order and the queue is
- * FIFO, so batches are applied in ticket order; (2) count <= cap and
- * queued_points <= points_max unless a single batch is queued; (3) pend[] holds
+ * FIFO, so batches are applied in ticket order; (2) count <= cap, and
+ * queued_points and queued_bytes are within their bounds unless a single batch
+ * is queued; (3) pend[] holds
  * (seq, ticket) pairs with both increasing; a ticket is reported durable only
  * when storage's durable seq reached the seq of its batch (or, for a refused
  * batch, of the last batch written before it); (4) durable_ticket only grows and
@@ -66,7 +67,7 @@ typedef struct ingest_pend {
 
 struct ingest {
     storage *st;
-    ingest_opts opts;        /* copy; queue_batches and queue_points defaulted */
+    ingest_opts opts;        /* copy; queue_batches, queue_points, queue_bytes defaulted */
     pthread_t thread;        /* the apply thread */
     pthread_mutex_t mu;      /* ring, free list, flags below */
     pthread_cond_t nonempty; /* apply thread waits for work */
@@ -76,6 +77,7 @@ struct ingest {
     uint32_t head;           /* oldest queued slot */
     uint32_t count;          /* queued batches */
     uint64_t queued_points;  /* points in queued batches */
+    uint64_t queued_bytes;   /* queued_size() of queued batches */
     uint64_t next_ticket;    /* last ticket issued */
     point_batch *free_list;  /* [INGEST_RECYCLE_BATCHES] reset batches to hand out */
     uint32_t free_count;
@@ -178,6 +180,11 @@ static int ingest_apply(ingest *in, point_batch *b, uint64_t ticket) {
     return rc;
 }
 
+/* What a queued batch counts against queue_bytes: its points and keys in use. */
+static uint64_t queued_size(const point_batch *b) {
+    return (uint64_t)b->count * (8 + 8 + 4 + 4 + 4) + b->keys_len;
+}
+
 /* Bytes of b's arrays (ts, value, series_id, key_off, key_len, keys). */
 static size_t batch_bytes(const point_batch *b) {
     return (size_t)b->cap * (8 + 8 + 4 + 4 + 4) + b->keys_cap;
@@ -236,6 +243,7 @@ static void *ingest_thread(void *arg) {
         in->head = (in->head + 1) % in->opts.queue_batches;
         in->count--;
         in->queued_points -= work.count;
+        in->queued_bytes -= queued_size(&work);
         /* Resume a refused producer once a useful amount of room is free (an
          * eighth of the queue), not on every slot: fewer stop/start cycles. */
         uint32_t room = in->opts.queue_batches - in->count;
@@ -267,7 +275,8 @@ static void *ingest_thread(void *arg) {
 /* Under mu: can b join the queue now? */
 static bool ingest_has_room(const ingest *in, const point_batch *b) {
     if (in->count == in->opts.queue_batches) return false;
-    return in->count == 0 || in->queued_points + b->count <= in->opts.queue_points;
+    return in->count == 0 || (in->queued_points + b->count <= in->opts.queue_points &&
+                              in->queued_bytes + queued_size(b) <= in->opts.queue_bytes);
 }
 
 /* Under mu, with room: queues b's contents and hands b recycled arrays. */
@@ -280,6 +289,7 @@ static uint64_t ingest_push(ingest *in, point_batch *b, ingest_waiter *waiter) {
     s->waiter = waiter;
     in->count++;
     in->queued_points += b->count;
+    in->queued_bytes += queued_size(b);
     uint64_t producer_id = b->producer_id;
     if (in->free_count > 0) {
         *b = in->free_list[--in->free_count];
@@ -335,8 +345,10 @@ int ingest_new(struct storage *st, const ingest_opts *opts, ingest **out) {
     ingest_opts o = *opts;
     if (o.queue_batches == 0) o.queue_batches = INGEST_QUEUE_BATCHES_DEFAULT;
     if (o.queue_points == 0) o.queue_points = INGEST_QUEUE_POINTS_DEFAULT;
+    if (o.queue_bytes == 0) o.queue_bytes = INGEST_QUEUE_BYTES_DEFAULT;
     if (o.queue_batches > INGEST_QUEUE_BATCHES_CEILING) return SL_EINVAL;
     if (o.queue_points > INGEST_QUEUE_POINTS_CEILING) return SL_EINVAL;
+    if (o.queue_bytes > INGEST_QUEUE_BYTES_CEILING) return SL_EINVAL;
     ingest *in = mem_calloc(MEM_INGEST, 1, sizeof(*in));
     if (!in) return -ENOMEM;
     int rc = -ENOMEM;
@@ -409,6 +421,7 @@ void ingest_get_stats(const ingest *in, ingest_stats *out) {
     pthread_mutex_lock(&m->mu);
     out->queue_batches = m->count;
     out->queue_points = m->queued_points;
+    out->queue_bytes = m->queued_bytes;
     out->tickets_issued = m->next_ticket;
     pthread_mutex_unlock(&m->mu);
 }

@@ -31,6 +31,13 @@ typedef struct ingest ingest;
 #define INGEST_QUEUE_POINTS_CEILING (64u << 20)
 static_assert(INGEST_QUEUE_POINTS_DEFAULT <= INGEST_QUEUE_POINTS_CEILING, "default > ceiling");
 
+/* Bytes of queued batches (28 a point plus their series keys). Past it, as for
+ * points: -EAGAIN unless the queue is empty. Bounds what few big-keyed points can
+ * pin: 1024 one-point frames of 1 MiB keys would otherwise hold 1 GiB. */
+#define INGEST_QUEUE_BYTES_DEFAULT (64u << 20)
+#define INGEST_QUEUE_BYTES_CEILING (1u << 30)
+static_assert(INGEST_QUEUE_BYTES_DEFAULT <= INGEST_QUEUE_BYTES_CEILING, "default > ceiling");
+
 /* Apply thread, after a batch is visible in storage (series ids filled). */
 typedef void (*ingest_sink_fn)(const point_batch *b, void *arg);
 
@@ -47,6 +54,7 @@ typedef struct ingest_opts {
     ingest_durable_fn on_durable; /* may be NULL */
     void *cb_arg;             /* for on_space and on_durable */
     uint32_t queue_points;    /* bound on queued points; 0 = INGEST_QUEUE_POINTS_DEFAULT */
+    uint32_t queue_bytes;     /* bound on queued bytes; 0 = INGEST_QUEUE_BYTES_DEFAULT */
 } ingest_opts;
 
 /* Starts the apply thread. SL_EINVAL for a limit past its ceiling, -ENOMEM, or
@@ -86,6 +94,7 @@ typedef struct ingest_stats {
     uint64_t queue_full;      /* ingest_submit returned -EAGAIN */
     uint64_t queue_batches;   /* now in the queue */
     uint64_t queue_points;    /* now in the queue */
+    uint64_t queue_bytes;     /* now in the queue (28 a point plus keys) */
     uint64_t tickets_issued;  /* last ticket handed out */
     uint64_t durable_ticket;  /* ingest_durable_ticket() */
 } ingest_stats;

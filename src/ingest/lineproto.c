@@ -164,6 +164,8 @@ static sk_view lp_read_token(lineproto_parser *lp, lp_line *l, unsigned cls) {
     v.p = lp->text.p + lp->text.len;
     size_t start = lp->text.len;
     while (!lp_at_end(l)) {
+        /* Unescaped bytes never outnumber the line's, for which text was reserved. */
+        SL_DEBUG_ASSERT(lp->text.len < lp->text.cap);
         uint8_t c = lp_peek(l);
         if (c == '\\' && l->pos + 1 < l->len) {
             uint8_t e = l->p[l->pos + 1];
@@ -332,6 +334,8 @@ static int lp_parse_line(lineproto_parser *lp, lp_line *l, uint32_t line_off, sl
     uint32_t at = l->pos;
     l->measurement = lp_read_token(lp, l, LP_STOP_COMMA | LP_STOP_SPACE);
     if (l->measurement.n == 0) return lp_fail(d, SL_EPARSE, l, line_off, at, "empty measurement");
+    if (l->measurement.n > 0xffff) /* checked here so the filling pass cannot fail on it */
+        return lp_fail(d, SL_ELIMIT, l, line_off, at, "measurement longer than 65535 bytes");
     while (!lp_at_end(l) && lp_peek(l) == ',') {
         l->pos++;
         at = l->pos;
@@ -438,7 +442,10 @@ static int lp_add_points(lineproto_parser *lp, const lp_line *l, uint32_t line_o
         buf_reset(&lp->key);
         int rc = serieskey_build(&lp->key, series, lp->tags, l->tag_count, lp->scratch);
         if (rc < 0) return sl_diag_set(d, rc, line_off, "line %u: %s", l->lineno, sl_strerror(rc));
-        if (b->count == BATCH_POINTS_MAX) {
+        /* Each field of a line repeats the line's tags in its key, so keys can
+         * outgrow the body many times over: emit before they pass the bound. */
+        if (b->count == BATCH_POINTS_MAX ||
+            (b->count > 0 && b->keys_len + lp->key.len > LINEPROTO_BATCH_KEY_BYTES_MAX)) {
             rc = lp_emit(b, emit, arg, *points, d);
             if (rc < 0) return rc;
         }

@@ -9,7 +9,8 @@
  *
  * A request body is all or nothing: lineproto_parse() first checks every line and
  * emits no point unless the whole body parses; then it fills batches of at most
- * BATCH_POINTS_MAX points and hands each to emit.
+ * BATCH_POINTS_MAX points and LINEPROTO_BATCH_KEY_BYTES_MAX key bytes and hands
+ * each to emit.
  * Ownership: the parser is caller-allocated and owns scratch sized by its limits.
  * Threads: a parser is used by one thread at a time; nothing global. */
 #ifndef SL_LINEPROTO_H
@@ -46,6 +47,12 @@ static_assert(LINEPROTO_TAGS_MAX_DEFAULT <= LINEPROTO_TAGS_MAX_CEILING, "default
 
 /* Fields per line. More is an error. Each numeric field is one point. */
 #define LINEPROTO_FIELDS_MAX 1024u
+
+/* Key bytes in one emitted batch. A line's tags are repeated in the key of each of
+ * its fields, so 64 KiB lines of 1,024 fields could otherwise make gigabytes of keys
+ * from a 16 MiB body; a batch is emitted before its keys pass this (a single key
+ * is at most ~128 KiB, so every batch holds at least one point). */
+#define LINEPROTO_BATCH_KEY_BYTES_MAX (16u << 20)
 
 typedef enum lineproto_precision {
     LINEPROTO_NS = 0, /* timestamps are nanoseconds (the default) */

@@ -32,15 +32,15 @@ struct http_state {
     size_t field_len;  /* bytes of the current name seen */
     bool in_value;     /* the last header callback was a value */
     int which;         /* index of the header being collected, -1 = ignored */
-    char hdr[4][128];  /* upgrade, connection, sec-websocket-key, -version */
-    size_t hdr_len[4];
+    char hdr[5][128];  /* upgrade, connection, sec-websocket-key, -version, expect */
+    size_t hdr_len[5];
     bool complete;   /* on_message_complete ran for the current request */
     bool error_sent; /* a 4xx was queued; the connection closes after it */
 };
 
-enum { H_UPGRADE = 0, H_CONNECTION, H_WS_KEY, H_WS_VERSION };
-static const char *const hdr_names[4] = {"upgrade", "connection", "sec-websocket-key",
-                                         "sec-websocket-version"};
+enum { H_UPGRADE = 0, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_EXPECT, H_COUNT };
+static const char *const hdr_names[H_COUNT] = {"upgrade", "connection", "sec-websocket-key",
+                                               "sec-websocket-version", "expect"};
 
 static const char *status_text(int status) {
     switch (status) {
@@ -163,7 +163,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t len) {
         h->in_value = true;
         h->which = -1;
         if (h->field_len < sizeof(h->field))
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < H_COUNT; i++)
                 if (!strcmp(h->field, hdr_names[i])) h->which = i;
         if (h->which >= 0) h->hdr_len[h->which] = 0; /* a repeated header replaces */
     }
@@ -182,11 +182,17 @@ static int on_headers_complete(http_parser *hp) {
     conn *c = hp->data;
     http_state *h = c->http;
     h->field_len = 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < H_COUNT; i++)
         h->hdr[i][h->hdr_len[i]] = '\0';
     if (hp->content_length != ULLONG_MAX && hp->content_length > c->n->opts.http_body_bytes_max) {
         write_error(c, 413, "request body is larger than --http-body-bytes-max");
         return -1; /* an error for http_parser: it stops; the 413 is already queued */
+    }
+    /* RFC 9110 §10.1.1: a client that sent Expect: 100-continue (curl does for larger
+     * bodies) waits for this before sending the body. */
+    if (!strcasecmp(h->hdr[H_EXPECT], "100-continue") && hp->http_minor >= 1 && !hp->upgrade) {
+        buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        conn__output_added(c);
     }
     return 0;
 }

@@ -259,6 +259,7 @@ void net_free(net *n) {
         uv_close((uv_handle_t *)&n->sweep, NULL);
         uv_run(&n->loop, UV_RUN_DEFAULT);
     }
+    ws__pool_free(n);
     int rc = uv_loop_close(&n->loop);
     if (rc < 0) log_warn("net", "event loop closed with handles open: %s", uv_strerror(rc));
     for (post_node *p = n->post_head, *next; p; p = next) {
@@ -311,7 +312,7 @@ int net_send_text(net *n, uint64_t conn_id, const uint8_t *bytes, size_t len) {
     int rc = 0;
     pthread_mutex_lock(&n->mu);
     conn *c = n->closed ? NULL : slot_get(n, conn_id);
-    if (!c || c->state != CONN_WS) {
+    if (!c || !c->ws_ready) {
         rc = SL_ENOTFOUND;
     } else if (atomic_load_explicit(&c->unsent, memory_order_relaxed) + c->posted_bytes + len >
                    n->opts.send_queue_bytes_max ||

@@ -7,6 +7,8 @@
  * Connection ids are u64, unique for the process, from 1, shared by HTTP and
  * WebSocket connections (spec/ingest.md "connection id").
  *
+ * The process must ignore SIGPIPE (server_run does): a peer that closes while we
+ * write would otherwise kill it.
  * Threads: net_run() makes the calling thread the loop thread. Functions marked
  * "loop thread" may only be called from it (handlers and posted functions run
  * there). net_send_text, net_post, net_stop and the stats are for any thread.

@@ -57,6 +57,17 @@ struct router {
 
 typedef enum conn_state { CONN_HTTP = 0, CONN_WS, CONN_CLOSING } conn_state;
 
+/* wslay frame contexts (4 KiB input buffer each) kept for reuse; see ws.c. */
+#define NET_WS_CTX_POOL 64u
+
+/* A wslay frame context lent to one connection at a time (ws.c). wslay's callbacks
+ * get the slot, so a context can move between connections at a frame boundary. */
+typedef struct ws_slot {
+    wslay_frame_context_ptr ctx; /* made with user_data = this slot */
+    struct conn *c;              /* the borrower; NULL while pooled */
+    struct ws_slot *next;        /* pool link */
+} ws_slot;
+
 typedef struct http_state http_state; /* http.c */
 
 typedef struct conn {
@@ -70,26 +81,26 @@ typedef struct conn {
     /* HTTP */
     http_state *http; /* parser + request in progress; NULL once upgraded */
     /* WebSocket */
-    wslay_frame_context_ptr ws; /* wslay frame parser (allocated by wslay with malloc) */
-    void *user;                 /* handler's per-connection state */
-    buf msg;                    /* the message being reassembled */
-    uint64_t msg_bytes;         /* its length so far (also counted when discarding) */
-    uint64_t frame_len;         /* payload length of the frame being received */
-    uint64_t frame_got;         /* payload bytes of it received so far */
-    uint8_t frame_op;           /* opcode of the frame being received */
-    uint8_t frame_fin;          /* fin bit of that frame */
-    uint8_t msg_op;             /* opcode of the message being received (1 text, 2 binary) */
-    bool in_frame;              /* between a frame's header and its last payload byte */
-    bool in_msg;                /* a data message has started and not yet ended (fin) */
-    bool msg_too_big;           /* discarding the rest of an oversize message */
-    bool ws_closing;            /* a close frame was sent: no more frames in or out */
-    uint64_t ws_fed;            /* bytes given to wslay since its context was made */
-    uint64_t ws_parsed;         /* header + payload bytes of the frames it returned */
-    uint8_t ctl_len;            /* bytes in ctl */
-    uint8_t ctl[125];           /* payload of the control frame being received (RFC 6455 §5.5) */
-    const uint8_t *rd_p;        /* read bytes not yet given to wslay (borrowed, this read) */
-    size_t rd_n;                /* their count */
-    buf stash;                  /* read bytes kept while paused; consumed from stash_off */
+    ws_slot *ws;         /* wslay frame parser, lent while bytes are in flight (ws.c) */
+    void *user;          /* handler's per-connection state */
+    buf msg;             /* the message being reassembled */
+    uint64_t msg_bytes;  /* its length so far (also counted when discarding) */
+    uint64_t frame_len;  /* payload length of the frame being received */
+    uint64_t frame_got;  /* payload bytes of it received so far */
+    uint8_t frame_op;    /* opcode of the frame being received */
+    uint8_t frame_fin;   /* fin bit of that frame */
+    uint8_t msg_op;      /* opcode of the message being received (1 text, 2 binary) */
+    bool in_frame;       /* between a frame's header and its last payload byte */
+    bool in_msg;         /* a data message has started and not yet ended (fin) */
+    bool msg_too_big;    /* discarding the rest of an oversize message */
+    bool ws_closing;     /* a close frame was sent: no more frames in or out */
+    uint64_t ws_fed;     /* bytes given to wslay since its context was made */
+    uint64_t ws_parsed;  /* header + payload bytes of the frames it returned */
+    uint8_t ctl_len;     /* bytes in ctl */
+    uint8_t ctl[125];    /* payload of the control frame being received (RFC 6455 §5.5) */
+    const uint8_t *rd_p; /* read bytes not yet given to wslay (borrowed, this read) */
+    size_t rd_n;         /* their count */
+    buf stash;           /* read bytes kept while paused; consumed from stash_off */
     size_t stash_off;
     buf held; /* held messages: [u8 kind][u32 len][bytes]..., from held_off */
     size_t held_off;
@@ -100,6 +111,7 @@ typedef struct conn {
     bool writing;           /* wreq is in flight */
     _Atomic size_t unsent;  /* out.len + inflight.len (read by net_send_text) */
     size_t posted_bytes;    /* net_send_text bytes not yet taken by the loop; under mu */
+    bool ws_ready;          /* under mu: upgraded (net_send_text may post to it) */
     bool close_after_write; /* close once out and inflight are empty */
     /* reading */
     bool reading;        /* uv_read_start is in effect */
@@ -124,17 +136,19 @@ typedef struct post_node {
 } post_node;
 
 struct net {
-    net_opts opts;     /* validated copy (defaults filled) */
-    uv_loop_t loop;    /* owned */
-    uv_tcp_t listener; /* the listening socket */
-    uv_async_t wake;   /* other threads -> loop: posts and stop */
-    uv_timer_t sweep;  /* idle-HTTP sweep, once a second */
-    uint16_t port;     /* bound port */
-    uint8_t *rbuf;     /* [NET_READ_BYTES] shared read buffer */
-    bool rbuf_busy;    /* handed to libuv and not yet returned */
-    conn *conns;       /* list of all live connections */
-    uint64_t next_id;  /* next connection id (loop thread) */
-    bool stopping;     /* loop thread: shutting down */
+    net_opts opts;         /* validated copy (defaults filled) */
+    uv_loop_t loop;        /* owned */
+    uv_tcp_t listener;     /* the listening socket */
+    uv_async_t wake;       /* other threads -> loop: posts and stop */
+    uv_timer_t sweep;      /* idle-HTTP sweep, once a second */
+    uint16_t port;         /* bound port */
+    uint8_t *rbuf;         /* [NET_READ_BYTES] shared read buffer */
+    bool rbuf_busy;        /* handed to libuv and not yet returned */
+    conn *conns;           /* list of all live connections */
+    ws_slot *ws_pool;      /* idle wslay contexts (loop thread), at most NET_WS_CTX_POOL */
+    uint32_t ws_pool_n;    /* how many */
+    uint64_t next_id;      /* next connection id (loop thread) */
+    _Atomic bool stopping; /* set by net_stop (any thread): shutting down */
     /* guarded by mu */
     pthread_mutex_t mu;
     conn_slot *slots;     /* open-addressing id table, [slot_cap] */
@@ -143,9 +157,19 @@ struct net {
     post_node *post_tail;
     size_t posted_total; /* bytes in send_text posts */
     bool closed;         /* no more posts accepted */
-    /* statistics: relaxed atomics, written by the loop */
-    _Atomic uint64_t st_open, st_ws_open, st_total, st_refused, st_http, st_http_bad;
-    _Atomic uint64_t st_msgs, st_too_big, st_ws_proto, st_in, st_out, st_paused;
+    /* statistics (net_stats): relaxed atomics, written by the loop, read anywhere */
+    _Atomic uint64_t st_open;     /* connections_open */
+    _Atomic uint64_t st_ws_open;  /* websockets_open */
+    _Atomic uint64_t st_total;    /* connections_total */
+    _Atomic uint64_t st_refused;  /* connections_refused */
+    _Atomic uint64_t st_http;     /* http_requests */
+    _Atomic uint64_t st_http_bad; /* http_bad_requests */
+    _Atomic uint64_t st_msgs;     /* ws_messages_in */
+    _Atomic uint64_t st_too_big;  /* ws_messages_too_big */
+    _Atomic uint64_t st_ws_proto; /* ws_protocol_errors */
+    _Atomic uint64_t st_in;       /* bytes_in */
+    _Atomic uint64_t st_out;      /* bytes_out */
+    _Atomic uint64_t st_paused;   /* reads_paused */
 };
 
 /* route.c */
@@ -174,6 +198,7 @@ void http__resume(conn *c); /* after an offloaded answer */
 int ws__start(conn *c);                             /* after the 101 answer was queued */
 void ws__feed(conn *c, const uint8_t *p, size_t n); /* may close c */
 void ws__free(conn *c);
+void ws__pool_free(net *n); /* at net_free */
 int ws__queue(conn *c, net_msg_kind kind, const uint8_t *p, size_t len);
 void ws__resume(conn *c);   /* redeliver held, drain stash */
 void ws__shutdown(conn *c); /* send close 1001 (going away) */

@@ -38,7 +38,7 @@ static bool paused(const conn *c) {
 }
 
 static ssize_t recv_cb(uint8_t *out, size_t len, int flags, void *user_data) {
-    conn *c = user_data;
+    conn *c = ((ws_slot *)user_data)->c;
     (void)flags;
     if (c->stash_off < c->stash.len) {
         size_t k = SL_MIN(len, c->stash.len - c->stash_off);
@@ -63,7 +63,7 @@ static ssize_t recv_cb(uint8_t *out, size_t len, int flags, void *user_data) {
 }
 
 static ssize_t send_cb(const uint8_t *data, size_t len, int flags, void *user_data) {
-    conn *c = user_data;
+    conn *c = ((ws_slot *)user_data)->c;
     (void)flags;
     buf_append(&c->out, data, len);
     return buf_failed(&c->out) ? -1 : (ssize_t)len;
@@ -82,24 +82,51 @@ static const struct wslay_frame_callbacks callbacks = {
 };
 
 /* wslay's frame context carries a 4 KiB input buffer. An idle connection does not
- * keep one: it is made when bytes arrive or a frame is sent, and released when
- * everything given to it has been parsed (ws_fed == ws_parsed) at a frame boundary,
- * so nothing is lost. Keeps an idle WebSocket near 1 KiB (bench/net). */
+ * keep one: it borrows one when bytes arrive or a frame is sent, and gives it back
+ * when everything given to it has been parsed (ws_fed == ws_parsed) at a frame
+ * boundary, so nothing is lost and the context is clean for the next borrower. Up to
+ * NET_WS_CTX_POOL contexts are kept, so busy connections do not allocate per read
+ * and idle ones cost about 1-2 KiB (bench/net). */
 static int ctx_ensure(conn *c) {
     if (c->ws) return 0;
-    if (wslay_frame_context_init(&c->ws, &callbacks, c) != 0) {
-        c->ws = NULL;
-        return -ENOMEM;
+    net *n = c->n;
+    ws_slot *slot = n->ws_pool;
+    if (slot) { /* a context released at a frame boundary: its state is clean */
+        n->ws_pool = slot->next;
+        n->ws_pool_n--;
+    } else {
+        slot = mem_alloc(MEM_NET, sizeof(*slot));
+        if (!slot) return -ENOMEM;
+        if (wslay_frame_context_init(&slot->ctx, &callbacks, slot) != 0) {
+            mem_free(MEM_NET, slot);
+            return -ENOMEM;
+        }
     }
+    slot->c = c;
+    slot->next = NULL;
+    c->ws = slot;
     c->ws_fed = 0;
     c->ws_parsed = 0;
     return 0;
 }
 
+/* Gives the context back to the pool (clean) or frees it (dirty or pool full). */
+static void ctx_put(net *n, ws_slot *slot, bool clean) {
+    slot->c = NULL;
+    if (clean && n->ws_pool_n < NET_WS_CTX_POOL) {
+        slot->next = n->ws_pool;
+        n->ws_pool = slot;
+        n->ws_pool_n++;
+        return;
+    }
+    wslay_frame_context_free(slot->ctx);
+    mem_free(MEM_NET, slot);
+}
+
 static void ctx_release_if_idle(conn *c) {
     if (!c->ws || c->in_read || c->in_frame || c->ws_fed != c->ws_parsed) return;
     if (c->stash_off < c->stash.len || c->rd_n) return;
-    wslay_frame_context_free(c->ws);
+    ctx_put(c->n, c->ws, true);
     c->ws = NULL;
     if (!c->in_msg && c->msg.len == 0) buf_free(&c->msg);
 }
@@ -121,7 +148,7 @@ static int send_frame(conn *c, uint8_t op, const uint8_t *p, size_t len) {
     io.data = p;
     io.data_length = len;
     do {
-        ssize_t r = wslay_frame_send(c->ws, &io);
+        ssize_t r = wslay_frame_send(c->ws->ctx, &io);
         if (r < 0) return -ENOMEM; /* only our send callback can fail: out of memory */
         io.data += r;
         io.data_length -= (size_t)r;
@@ -345,7 +372,7 @@ void ws__feed(conn *c, const uint8_t *p, size_t n) {
     while (c->state == CONN_WS && !c->ws_closing && !paused(c)) {
         struct wslay_frame_iocb io;
         memset(&io, 0, sizeof(io));
-        ssize_t r = wslay_frame_recv(c->ws, &io);
+        ssize_t r = wslay_frame_recv(c->ws->ctx, &io);
         if (r == WSLAY_ERR_WANT_READ) break;
         if (r < 0) {
             fail(c, r == WSLAY_ERR_PROTO ? "malformed frame header" : "frame error");
@@ -407,6 +434,9 @@ void ws__resume(conn *c) {
 int ws__start(conn *c) {
     /* The wslay context is made when the first bytes arrive (ctx_ensure). */
     c->state = CONN_WS;
+    pthread_mutex_lock(&c->n->mu);
+    c->ws_ready = true; /* other threads read this, not c->state */
+    pthread_mutex_unlock(&c->n->mu);
     atomic_fetch_add_explicit(&c->n->st_ws_open, 1, memory_order_relaxed);
     return 0;
 }
@@ -428,9 +458,19 @@ void ws__shutdown(conn *c) {
 }
 
 void ws__free(conn *c) {
-    if (c->ws) wslay_frame_context_free(c->ws);
+    if (c->ws) ctx_put(c->n, c->ws, false); /* may hold part of a frame: not reused */
     c->ws = NULL;
     buf_free(&c->msg);
     buf_free(&c->held);
     buf_free(&c->stash);
+}
+
+void ws__pool_free(net *n) {
+    while (n->ws_pool) {
+        ws_slot *slot = n->ws_pool;
+        n->ws_pool = slot->next;
+        wslay_frame_context_free(slot->ctx);
+        mem_free(MEM_NET, slot);
+    }
+    n->ws_pool_n = 0;
 }

@@ -14,6 +14,7 @@
 #include "query/live.h"
 #include "server/server_internal.h"
 #include "storage/storage.h"
+#include "workflow/workflow.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -194,7 +195,24 @@ static void h_metrics(const http_req *req, http_resp *resp, void *arg) {
            st.corrupt_blocks);
     metric(b, "slung_live_queries", "gauge", "Registered live queries.",
            ctx->live ? live_count(ctx->live) : 0);
-    /* Workflow figures: the workflow runtime adds its lines here. */
+    /* Workflows per state, counted from the manager's own listing. */
+    if (ctx->workflows) {
+        buf list;
+        buf_init(&list, MEM_WORKFLOW, 0);
+        wf_list_json(ctx->workflows, &list);
+        const char *text = buf_cstr(&list);
+        buf_puts(b, "# HELP slung_workflows Workflows by state.\n# TYPE slung_workflows gauge\n");
+        for (int w = WF_RUNNING; w <= WF_FAILED; w++) {
+            char needle[48];
+            snprintf(needle, sizeof(needle), "\"state\":\"%s\"", wf_state_name((wf_state)w));
+            uint64_t n = 0;
+            for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+                n++;
+            buf_printf(b, "slung_workflows{state=\"%s\"} %llu\n", wf_state_name((wf_state)w),
+                       (unsigned long long)n);
+        }
+        buf_free(&list);
+    }
     buf_puts(b, "# HELP slung_memory_bytes Heap bytes in use per owner.\n"
                 "# TYPE slung_memory_bytes gauge\n");
     for (int t = 0; t < MEM_TAG_COUNT; t++)

@@ -10,6 +10,7 @@
 #include "base/common.h"
 #include "base/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -221,6 +222,12 @@ int config_load(server_config *c, int argc, char **argv, sl_diag *d) {
         int rc = apply(c, s, v, origin, d);
         if (rc < 0) return rc;
     }
+    /* Checked here, before anything is opened: the address must be a literal. */
+    uint8_t addr[16];
+    if (inet_pton(AF_INET, c->listen_addr, addr) != 1 &&
+        inet_pton(AF_INET6, c->listen_addr, addr) != 1)
+        return sl_diag_set(d, SL_EINVAL, 0, "--listen: '%.60s' is not an IPv4 or IPv6 address",
+                           c->listen_addr);
     return 0;
 }
 

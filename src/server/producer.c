@@ -37,34 +37,44 @@ typedef struct ack_req {
 } ack_req;
 
 typedef struct producer {
-    uint64_t conn_id;     /* the connection */
-    point_batch batch;    /* decoded points not yet accepted by ingest */
-    uint64_t last_ticket; /* ticket of the last submitted batch; 0 = none */
-    bool errors;          /* send error frames (default) */
-    bool closed;          /* the connection is gone (an orphan with points) */
-    bool in_blocked;      /* in the blocked list */
-    bool in_acking;       /* in the acking list */
-    ack_req *acks;        /* ring [PRODUCER_ACKS_PENDING_MAX], allocated on first use */
-    uint32_t ack_head;    /* oldest */
-    uint32_t ack_count;   /* queued */
-    bool ack_full;        /* reading paused because the ring is full */
-    struct producer *blk_prev, *blk_next; /* blocked FIFO */
-    struct producer *ack_prev, *ack_next; /* producers with queued acks */
-    struct producer *all_prev, *all_next; /* every open producer (idle sweep) */
-    bool active;                          /* received a message since the last producers_tick */
+    uint64_t conn_id;          /* the connection */
+    point_batch batch;         /* decoded points not yet accepted by ingest */
+    uint64_t last_ticket;      /* ticket of the last submitted batch; 0 = none */
+    bool errors;               /* send error frames (default) */
+    bool closed;               /* the connection is gone (an orphan with points) */
+    bool in_blocked;           /* in the blocked list */
+    bool in_acking;            /* in the acking list */
+    ack_req *acks;             /* ring [PRODUCER_ACKS_PENDING_MAX], allocated on first use */
+    uint32_t ack_head;         /* oldest */
+    uint32_t ack_count;        /* queued */
+    bool ack_full;             /* reading paused because the ring is full */
+    struct producer *blk_prev; /* blocked FIFO */
+    struct producer *blk_next;
+    struct producer *ack_prev; /* producers with queued acks */
+    struct producer *ack_next;
+    struct producer *all_prev; /* every open producer (idle sweep) */
+    struct producer *all_next;
+    bool active; /* received a message since the last producers_tick */
 } producer;
 
 struct producers {
-    server_ctx *ctx;
-    frame_decoder dec; /* one decoder for the loop thread */
-    buf scratch;       /* error and ack JSON */
-    producer *blk_head, *blk_tail;
-    producer *ack_head;
-    producer *all_head; /* open producers */
-    log_ratelimit rl;   /* rejected-frame log lines */
-    _Atomic bool space_posted;
-    _Atomic bool durable_posted;
-    _Atomic uint64_t st_ok, st_rej, st_points, st_acks, st_batches, st_blocked, st_open;
+    server_ctx *ctx;    /* borrowed: ingest, net, cfg */
+    frame_decoder dec;  /* one decoder for the loop thread */
+    buf scratch;        /* error and ack JSON being sent */
+    producer *blk_head; /* FIFO of producers whose batch ingest refused */
+    producer *blk_tail;
+    producer *ack_head;          /* producers with acks waiting for durability */
+    producer *all_head;          /* open producers (idle sweep) */
+    log_ratelimit rl;            /* rejected-frame log lines */
+    _Atomic bool space_posted;   /* a space_on_loop post is pending */
+    _Atomic bool durable_posted; /* a durable_on_loop post is pending */
+    _Atomic uint64_t st_ok;      /* producer_stats.frames_accepted */
+    _Atomic uint64_t st_rej;     /* frames_rejected */
+    _Atomic uint64_t st_points;  /* points_received */
+    _Atomic uint64_t st_acks;    /* acks_sent */
+    _Atomic uint64_t st_batches; /* batches_submitted */
+    _Atomic uint64_t st_blocked; /* submits_blocked */
+    _Atomic uint64_t st_open;    /* producers_open */
 };
 
 static void blk_push(producers *ps, producer *pr) {
@@ -136,11 +146,16 @@ static int submit(producers *ps, producer *pr) {
         blk_push(ps, pr);
         return rc;
     }
-    SL_ASSERT(rc == 0); /* ingest_submit has no other failure for a non-empty batch */
+    if (rc < 0) { /* SL_ECLOSED: ingest is stopping, which the stop order rules out */
+        log_error("ingest", "connection %llu: %u points not queued: %s",
+                  (unsigned long long)pr->conn_id, points, sl_strerror(rc));
+        point_batch_reset(&pr->batch);
+        blk_remove(ps, pr);
+        return 0;
+    }
     SL_ASSERT(ticket > pr->last_ticket);
     pr->last_ticket = ticket;
     atomic_fetch_add_explicit(&ps->st_batches, 1, memory_order_relaxed);
-    (void)points;
     blk_remove(ps, pr);
     return 0;
 }
@@ -243,7 +258,17 @@ static int on_message(void *arg, uint64_t conn_id, void *user, net_msg_kind kind
 static void on_read_end(void *arg, uint64_t conn_id, void *user) {
     producers *ps = arg;
     producer *pr = user;
-    if (!pr->in_blocked && submit(ps, pr) < 0) net_pause(ps->ctx->net, conn_id);
+    if (!pr->in_blocked && submit(ps, pr) < 0) {
+        net_pause(ps->ctx->net, conn_id);
+        return;
+    }
+    /* Between reads a producer holds no point memory: ingest hands back recycled
+     * arrays on submit, sized for the largest batch seen; keeping them per producer
+     * would pin up to BATCH_POINTS_MAX points' worth on every connection. */
+    if (pr->batch.count == 0 && (pr->batch.cap || pr->batch.keys_cap)) {
+        point_batch_free(&pr->batch);
+        point_batch_init(&pr->batch);
+    }
 }
 
 static void on_too_big(void *arg, uint64_t conn_id, void *user, uint64_t bytes) {
@@ -368,7 +393,7 @@ int producers_new(server_ctx *ctx, const frame_limits *limits, producers **out) 
     return 0;
 }
 
-void producers_free(producers *ps) {
+void producers_drain(producers *ps) {
     if (!ps) return;
     /* Orphans: closed connections whose points ingest had no room for. The loop is
      * gone, so wait for room here. */
@@ -384,6 +409,11 @@ void producers_free(producers *ps) {
         }
         if (pr->closed) producer_free(pr);
     }
+}
+
+void producers_free(producers *ps) {
+    if (!ps) return;
+    producers_drain(ps); /* no-op when the server already drained */
     frame_decoder_free(&ps->dec);
     buf_free(&ps->scratch);
     mem_free(MEM_INGEST, ps);

@@ -1,15 +1,18 @@
 /* server.c - `slung serve`: start the modules in order, run the network loop, stop
  * them in reverse on SIGINT/SIGTERM.
  *
- * Start: storage (opens and replays the WAL) -> live registry -> ingest (apply
- *   thread) -> workflows -> routes -> network (listen) -> loop.
- * Stop (signal -> net_stop): the loop closes every connection (WebSockets get close
- *   1001), producers hand over points still held, ingest drains its queue (every
- *   accepted point is applied), workflows stop, storage_close syncs the WAL and
- *   flushes; exit status 0. A second signal during shutdown exits at once (1).
+ * Start: storage (opens and replays the WAL) -> live registry -> producers + ingest
+ *   (apply thread) -> routes -> network (listen) -> workflows -> loop.
+ * Stop (signal -> workflows stop, net_stop): the loop closes every connection
+ *   (WebSockets get close 1001); producers hand over points still held
+ *   (producers_drain); ingest drains its queue (every accepted point is applied) and
+ *   stops its threads; only then are producers and the net freed (ingest's threads
+ *   call into both until ingest_free returns); storage_close syncs the WAL; exit
+ *   status 0. A second signal during shutdown exits at once (1).
  * Invariants: (1) nothing is torn down while a thread that uses it still runs:
- *   the loop stops before ingest, ingest before storage; (2) every failure at start
- *   is one clear log line and a non-zero exit, never a half-running server.
+ *   the loop stops before ingest, ingest before producers, net and storage; (2) every
+ *   failure at start is one clear log line and a non-zero exit, never a half-running
+ *   server.
  * Threads: the caller's thread becomes the network loop thread. */
 #include "server/server.h"
 
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 typedef struct server {
@@ -77,6 +81,16 @@ int server_run(const server_config *cfg) {
     int level = log_level_parse(cfg->log_level);
     if (level >= 0) log_set_level((log_level)level);
     signal(SIGPIPE, SIG_IGN);
+    /* --connections-max sockets need as many descriptors: take the hard limit. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+        nofile.rlim_cur < (rlim_t)cfg->connections_max + 64)
+        log_warn("server", "open-file limit %llu is below --connections-max %u: raise ulimit -n",
+                 (unsigned long long)nofile.rlim_cur, cfg->connections_max);
     int rc;
     int status = 1;
     router *r = NULL;
@@ -186,9 +200,10 @@ stop_all:
     /* Producers' held points go in before the apply thread drains and stops. The net
      * is freed last: ingest's threads may still post to it (refused once closed). */
     api_workflow_free(&s.ctx);
+    producers_drain(s.ctx.producers);
+    ingest_free(s.ctx.ingest); /* its threads call into producers until it returns */
     producers_free(s.ctx.producers);
     s.ctx.producers = NULL;
-    ingest_free(s.ctx.ingest);
     net_free(s.net);
     router_free(r);
     goto close_storage;

@@ -32,7 +32,10 @@ typedef struct producer_stats {
 
 /* Loop thread (before net_run). ctx->ingest must be set; ctx->net is set later. */
 int producers_new(server_ctx *ctx, const frame_limits *limits, producers **out);
-/* After net_run returned: submits what producers left undelivered (blocking). */
+/* After net_run returned, before ingest_free: submits the points producers still
+ * hold (blocking). */
+void producers_drain(producers *p);
+/* After ingest_free (ingest's threads call producers_on_space/on_durable until then). */
 void producers_free(producers *p);
 /* The handler to give net_new. */
 net_ws_handler producers_handler(producers *p);

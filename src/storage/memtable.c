@@ -127,8 +127,9 @@ out:
 /* Finds or creates series id. */
 static int series_get(memtab *m, uint32_t id, memtab_series **out) {
     if (id >= m->ids_cap) {
-        uint32_t cap = m->ids_cap ? m->ids_cap : 1024;
-        while (cap <= id) cap *= 2;
+        uint64_t cap64 = m->ids_cap ? m->ids_cap : 1024;
+        while (cap64 <= id) cap64 *= 2;
+        uint32_t cap = cap64 > UINT32_MAX ? UINT32_MAX : (uint32_t)cap64;
         memtab_series **np = mem_realloc(MEM_STORAGE, m->by_id, (size_t)cap * sizeof(*np));
         if (!np) return -ENOMEM;
         memset(np + m->ids_cap, 0, (size_t)(cap - m->ids_cap) * sizeof(*np));

@@ -11,9 +11,12 @@
  *     0 u32 series_id | 4 u32 count | 8 i64 min_ts | 16 i64 max_ts | 24 f64 sum |
  *     32 f64 sum_sq | 40 f64 min | 48 f64 max | 56 f64 first | 64 f64 last |
  *     72 u64 offset | 80 u32 bytes | 84 u32 crc32c(block bytes)
- *   footer, last 48 bytes: 0 u64 index_off | 8 u32 n_blocks | 12 u32 crc32c(index) |
- *     16 u64 supersedes | 24 u64 wal_seq_max | 32 u32 version | 36 u32 crc32c(0..35) |
- *     40 magic "SLSGEND1"
+ *   footer, last 56 bytes: 0 u64 index_off | 8 u32 n_blocks | 12 u32 crc32c(index) |
+ *     16 u64 supersedes_min | 24 u64 supersedes_max | 32 u64 wal_seq_max |
+ *     40 u32 version | 44 u32 crc32c(0..43) | 48 magic "SLSGEND1"
+ *   supersedes_min..max (0..0 for a flush): the ids of the segments a compaction merged
+ *     into this one; at open, any of them still present (a crash between the rename
+ *     and their deletion) is deleted.
  * The summaries answer aggregates over whole blocks without decoding them (first at
  * min_ts, last at max_ts). The index is the sparse index: one entry per ~1,000 points.
  * Validity: header and footer crcs and magics, index_off + n * SEG_ENTRY + 48 = file
@@ -42,7 +45,7 @@
 #define SEG_VERSION 1u
 #define SEG_HDR 32u
 #define SEG_ENTRY 88u
-#define SEG_FOOTER 48u
+#define SEG_FOOTER 56u
 #define SEG_WBUF (1u << 20)
 
 struct seg_writer {
@@ -52,6 +55,7 @@ struct seg_writer {
     char dir[600];
     uint64_t id;
     uint64_t wal_seq_max;
+    uint64_t supersedes_min;
     uint64_t supersedes;
     uint64_t off;        /* bytes written so far */
     uint8_t *wbuf;       /* pending bytes */
@@ -97,8 +101,8 @@ bool seg_name_parse(const char *name, uint64_t *id) {
     return true;
 }
 
-int seg_writer_open(const char *dir, uint64_t id, uint64_t wal_seq_max, uint64_t supersedes,
-                    seg_writer **out) {
+int seg_writer_open(const char *dir, uint64_t id, uint64_t wal_seq_max, uint64_t supersedes_min,
+                    uint64_t supersedes, seg_writer **out) {
     *out = NULL;
     seg_writer *w = mem_calloc(MEM_STORAGE, 1, sizeof(*w));
     if (!w) return -ENOMEM;
@@ -115,6 +119,7 @@ int seg_writer_open(const char *dir, uint64_t id, uint64_t wal_seq_max, uint64_t
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", w->path);
     w->id = id;
     w->wal_seq_max = wal_seq_max;
+    w->supersedes_min = supersedes_min;
     w->supersedes = supersedes;
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
@@ -243,11 +248,12 @@ int seg_writer_finish(seg_writer *w, uint64_t *bytes_out) {
     sl_store_u64le(f, index_off);
     sl_store_u32le(f + 8, w->n_blocks);
     sl_store_u32le(f + 12, icrc);
-    sl_store_u64le(f + 16, w->supersedes);
-    sl_store_u64le(f + 24, w->wal_seq_max);
-    sl_store_u32le(f + 32, SEG_VERSION);
-    sl_store_u32le(f + 36, crc32c(f, 36));
-    memcpy(f + 40, "SLSGEND1", 8);
+    sl_store_u64le(f + 16, w->supersedes_min);
+    sl_store_u64le(f + 24, w->supersedes);
+    sl_store_u64le(f + 32, w->wal_seq_max);
+    sl_store_u32le(f + 40, SEG_VERSION);
+    sl_store_u32le(f + 44, crc32c(f, 44));
+    memcpy(f + 48, "SLSGEND1", 8);
     if ((rc = w_bytes(w, f, sizeof f)) < 0) goto fail;
     if ((rc = write_all(w->fd, w->wbuf, w->wlen)) < 0) goto fail;
     w->wlen = 0;
@@ -335,14 +341,16 @@ int seg_open(const char *path, buf *report, seg **out) {
         rc = seg_bad(path, report, what);
         goto fail;
     }
-    if (memcmp(f + 40, "SLSGEND1", 8) != 0 || crc32c(f, 36) != sl_load_u32le(f + 36)) {
+    if (memcmp(f + 48, "SLSGEND1", 8) != 0 || crc32c(f, 44) != sl_load_u32le(f + 44) ||
+        sl_load_u32le(f + 40) != SEG_VERSION) {
         snprintf(what, sizeof what, "offset %zu: bad footer", size - SEG_FOOTER);
         rc = seg_bad(path, report, what);
         goto fail;
     }
     s->id = sl_load_u64le(p + 8);
-    s->wal_seq_max = sl_load_u64le(f + 24);
-    s->supersedes = sl_load_u64le(f + 16);
+    s->supersedes_min = sl_load_u64le(f + 16);
+    s->supersedes = sl_load_u64le(f + 24);
+    s->wal_seq_max = sl_load_u64le(f + 32);
     uint64_t index_off = sl_load_u64le(f);
     uint32_t n = sl_load_u32le(f + 8);
     if (index_off < SEG_HDR || index_off > size ||

@@ -78,9 +78,9 @@ static uint32_t map_find(const series_index *ix, const series_map *m, map_key_fn
     if (m->cap == 0) return 0;
     uint32_t mask = m->cap - 1;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-        uint32_t v = m->slot_val[i];
+        uint32_t v = m->slots[i].val;
         if (v == 0) return 0;
-        if (m->slot_hash[i] != h) continue;
+        if (m->slots[i].hash != h) continue;
         const uint8_t *kp;
         uint32_t kn;
         if (get(ix, v, &kp, &kn) && kn == n && memcmp(kp, key, n) == 0) return v;
@@ -90,9 +90,9 @@ static uint32_t map_find(const series_index *ix, const series_map *m, map_key_fn
 static void map_put_raw(series_map *m, uint32_t val, uint32_t h) {
     uint32_t mask = m->cap - 1;
     uint32_t i = h & mask;
-    while (m->slot_val[i] != 0) i = (i + 1) & mask;
-    m->slot_val[i] = val;
-    m->slot_hash[i] = h;
+    while (m->slots[i].val != 0) i = (i + 1) & mask;
+    m->slots[i].val = val;
+    m->slots[i].hash = h;
     m->used++;
 }
 
@@ -101,22 +101,15 @@ static int map_reserve(series_map *m) {
     if ((uint64_t)(m->used + 1) * 2 <= m->cap) return 0;
     uint32_t cap = m->cap ? m->cap * 2 : 1024;
     if (cap == 0 || cap < m->cap) return SL_ELIMIT;
-    uint32_t *vals = mem_calloc(MEM_INDEX, cap, sizeof(*vals));
-    uint32_t *hashes = mem_calloc(MEM_INDEX, cap, sizeof(*hashes));
-    if (!vals || !hashes) {
-        mem_free(MEM_INDEX, vals);
-        mem_free(MEM_INDEX, hashes);
-        return -ENOMEM;
-    }
+    series_slot *slots = mem_calloc(MEM_INDEX, cap, sizeof(*slots));
+    if (!slots) return -ENOMEM;
     series_map old = *m;
-    m->slot_val = vals;
-    m->slot_hash = hashes;
+    m->slots = slots;
     m->cap = cap;
     m->used = 0;
     for (uint32_t i = 0; i < old.cap; i++)
-        if (old.slot_val[i]) map_put_raw(m, old.slot_val[i], old.slot_hash[i]);
-    mem_free(MEM_INDEX, old.slot_val);
-    mem_free(MEM_INDEX, old.slot_hash);
+        if (old.slots[i].val) map_put_raw(m, old.slots[i].val, old.slots[i].hash);
+    mem_free(MEM_INDEX, old.slots);
     return 0;
 }
 
@@ -141,12 +134,9 @@ int series_index_init(series_index *ix, uint32_t max) {
 
 void series_index_free(series_index *ix) {
     mem_free(MEM_INDEX, ix->keys);
-    mem_free(MEM_INDEX, ix->key_off);
-    mem_free(MEM_INDEX, ix->key_len);
-    mem_free(MEM_INDEX, ix->by_key.slot_val);
-    mem_free(MEM_INDEX, ix->by_key.slot_hash);
-    mem_free(MEM_INDEX, ix->by_pkey.slot_val);
-    mem_free(MEM_INDEX, ix->by_pkey.slot_hash);
+    mem_free(MEM_INDEX, ix->key_ref);
+    mem_free(MEM_INDEX, ix->by_key.slots);
+    mem_free(MEM_INDEX, ix->by_pkey.slots);
     for (uint32_t i = 0; i < ix->posts_n; i++) mem_free(MEM_INDEX, ix->posts[i].ids);
     mem_free(MEM_INDEX, ix->posts);
     mem_free(MEM_INDEX, ix->pkeys);
@@ -156,9 +146,9 @@ void series_index_free(series_index *ix) {
 }
 
 bool series_key_get(const series_index *ix, uint32_t id, const uint8_t **key, uint32_t *n) {
-    if (id == 0 || id > ix->count || ix->key_len[id] == 0) return false;
-    *key = ix->keys + ix->key_off[id];
-    *n = ix->key_len[id];
+    if (id == 0 || id > ix->count || ix->key_ref[id].len == 0) return false;
+    *key = ix->keys + ix->key_ref[id].off;
+    *n = ix->key_ref[id].len;
     return true;
 }
 
@@ -223,21 +213,19 @@ static int index_insert(series_index *ix, const uint8_t *key, uint32_t n, uint32
     SL_ASSERT(id == ix->count + 1);
     int rc;
     if (id >= ix->ids_cap) {
-        uint32_t cap = ix->ids_cap ? ix->ids_cap * 2 : 1024;
-        uint64_t *no = mem_realloc(MEM_INDEX, ix->key_off, (size_t)cap * sizeof(*no));
-        if (!no) return -ENOMEM;
-        ix->key_off = no;
-        uint32_t *nl = mem_realloc(MEM_INDEX, ix->key_len, (size_t)cap * sizeof(*nl));
-        if (!nl) return -ENOMEM;
-        ix->key_len = nl;
+        uint64_t cap64 = ix->ids_cap ? (uint64_t)ix->ids_cap * 2 : 1024;
+        uint32_t cap = cap64 > UINT32_MAX ? UINT32_MAX : (uint32_t)cap64;
+        series_key_ref *nr = mem_realloc(MEM_INDEX, ix->key_ref, (size_t)cap * sizeof(*nr));
+        if (!nr) return -ENOMEM;
+        ix->key_ref = nr;
         ix->ids_cap = cap;
     }
     if (n > 0) {
         if ((rc = grow_bytes(&ix->keys, &ix->keys_cap, ix->keys_len + n)) < 0) return rc;
         if ((rc = map_reserve(&ix->by_key)) < 0) return rc;
     }
-    ix->key_off[id] = ix->keys_len;
-    ix->key_len[id] = n;
+    ix->key_ref[id].off = ix->keys_len;
+    ix->key_ref[id].len = n;
     if (n == 0) { /* lost in a damaged log: the id stays taken, nothing maps to it */
         ix->count = id;
         return 0;

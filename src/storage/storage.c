@@ -29,8 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SERIES_MAX_DEFAULT (10u * 1000u * 1000u)
-
 void storage_opts_default(storage_opts *o) {
     memset(o, 0, sizeof(*o));
     o->dir = "./slung-data";
@@ -39,7 +37,7 @@ void storage_opts_default(storage_opts *o) {
     o->memtable_bytes_max = 64ull << 20;
     o->memtable_age_ms_max = 60000;
     o->retention_ns = 0;
-    o->series_max = SERIES_MAX_DEFAULT;
+    o->series_max = STORAGE_SERIES_MAX_DEFAULT;
 }
 
 /* ---- recovery ---- */
@@ -130,12 +128,14 @@ static int load_segments(storage *st, sl_diag *d) {
     }
     /* A compaction result supersedes its inputs; inputs left by a crash between the
      * result's rename and their deletion are dropped now. */
-    uint64_t sup = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (found[i]->supersedes > sup) sup = found[i]->supersedes;
     seg_set *set = st->segs;
     for (uint32_t i = 0; i < n; i++) {
-        if (found[i]->id <= sup) {
+        bool superseded = false;
+        for (uint32_t j = 0; j < n && !superseded; j++)
+            superseded = found[j]->id > found[i]->id && found[j]->supersedes != 0 &&
+                         found[i]->id >= found[j]->supersedes_min &&
+                         found[i]->id <= found[j]->supersedes;
+        if (superseded) {
             if (!st->opts.read_only) atomic_store(&found[i]->obsolete, true);
             seg_unref(found[i]);
             continue;
@@ -179,24 +179,35 @@ static int do_sync(storage *st) {
     return 0;
 }
 
+/* Waits on wal_cond until ms have passed or the thread is told to stop. wal_mu held. */
+static void wal_wait_ms(storage *st, uint32_t ms) {
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    while (!st->wal_stop) {
+        if (pthread_cond_timedwait(&st->wal_cond, &st->wal_mu, &dl) == ETIMEDOUT) break;
+    }
+}
+
 static void *wal_main(void *arg) {
     storage *st = arg;
     pthread_mutex_lock(&st->wal_mu);
     while (!st->wal_stop) {
         uint64_t w = atomic_load(&st->written_seq);
-        if (st->opts.fsync == STORAGE_FSYNC_BATCH && w > atomic_load(&st->durable_seq)) {
-            /* Group commit: let the window fill, then one fsync for all of it. */
+        if (st->opts.fsync != STORAGE_FSYNC_NONE && w > atomic_load(&st->durable_seq)) {
+            /* Group commit: let the window fill, then one fsync for all of it. Under
+             * "always" the apply thread syncs itself; this only retries a failed one. */
+            if (st->opts.fsync_interval_ms > 0) wal_wait_ms(st, st->opts.fsync_interval_ms);
+            if (st->wal_stop) break; /* storage_close syncs itself */
             pthread_mutex_unlock(&st->wal_mu);
-            if (st->opts.fsync_interval_ms > 0)
-                usleep((useconds_t)st->opts.fsync_interval_ms * 1000u);
             int rc = do_sync(st);
             pthread_mutex_lock(&st->wal_mu);
-            if (rc < 0) {
-                /* Keep the acks held back; retry after a pause. */
-                pthread_mutex_unlock(&st->wal_mu);
-                usleep(100 * 1000);
-                pthread_mutex_lock(&st->wal_mu);
-            }
+            if (rc < 0) wal_wait_ms(st, 100); /* acks stay held back; retry */
         } else if (st->opts.fsync == STORAGE_FSYNC_NONE && w > atomic_load(&st->durable_seq)) {
             atomic_store(&st->durable_seq, w);
         }
@@ -206,12 +217,11 @@ static void *wal_main(void *arg) {
             pthread_mutex_lock(&st->wal_mu);
             continue;
         }
-        if (atomic_load(&st->written_seq) > atomic_load(&st->durable_seq) &&
-            st->opts.fsync != STORAGE_FSYNC_ALWAYS)
-            continue;
+        if (atomic_load(&st->written_seq) > atomic_load(&st->durable_seq)) continue;
         pthread_cond_wait(&st->wal_cond, &st->wal_mu);
     }
     pthread_mutex_unlock(&st->wal_mu);
+    report_durable(st); /* the final sync of storage_close, still from this thread */
     return NULL;
 }
 
@@ -244,11 +254,13 @@ static void *bg_main(void *arg) {
         }
         if (st->bg_compact_wanted) {
             st->bg_compact_wanted = false;
+            bool full = st->bg_compact_full;
+            st->bg_compact_full = false;
             pthread_mutex_unlock(&st->bg_mu);
             int64_t cutoff = st->opts.retention_ns > 0
                                  ? clock_realtime_ns() - st->opts.retention_ns
                                  : INT64_MIN;
-            int rc = compact_run(st, cutoff);
+            int rc = compact_run(st, cutoff, full);
             pthread_mutex_lock(&st->bg_mu);
             if (rc < 0) st->bg_error = rc;
             st->compact_gen++;
@@ -307,7 +319,9 @@ int storage_open(const storage_opts *opts, storage **out, sl_diag *d) {
     st->opts = *opts;
     snprintf(st->dir, sizeof st->dir, "%s", opts->dir);
     st->opts.dir = st->dir;
-    if (st->opts.series_max == 0) st->opts.series_max = SERIES_MAX_DEFAULT;
+    if (st->opts.series_max == 0) st->opts.series_max = STORAGE_SERIES_MAX_DEFAULT;
+    if (st->opts.series_max > STORAGE_SERIES_MAX_CEILING)
+        st->opts.series_max = STORAGE_SERIES_MAX_CEILING;
     if (st->opts.memtable_bytes_max == 0) st->opts.memtable_bytes_max = 64ull << 20;
     st->lock_fd = -1;
     st->next_seg_id = 1;
@@ -417,7 +431,7 @@ void storage_close(storage *st) {
     if (!st) return;
     if (st->bg_running) {
         pthread_mutex_lock(&st->bg_mu);
-        st->bg_stop = true;
+        __atomic_store_n(&st->bg_stop, true, __ATOMIC_RELAXED); /* compaction polls it */
         pthread_cond_signal(&st->bg_cond);
         pthread_mutex_unlock(&st->bg_mu);
         pthread_join(st->bg_thread, NULL);
@@ -430,7 +444,6 @@ void storage_close(storage *st) {
         pthread_mutex_unlock(&st->wal_mu);
         pthread_join(st->wal_thread, NULL);
     }
-    report_durable(st);
     storage_free(st);
 }
 
@@ -581,6 +594,7 @@ int storage_compact(storage *st) {
     while (imm_busy(st) && st->bg_error == 0) pthread_cond_wait(&st->flush_done, &st->bg_mu);
     st->bg_error = 0;
     st->bg_compact_wanted = true;
+    st->bg_compact_full = true;
     uint64_t gen = st->compact_gen;
     pthread_cond_signal(&st->bg_cond);
     while (st->compact_gen == gen && !st->bg_stop)

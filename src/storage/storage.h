@@ -26,13 +26,38 @@
 
 typedef struct storage storage;
 
+/* ---- limits (STYLE rule 9) ---- */
+
+/* Series the index accepts unless storage_opts.series_max says otherwise. A batch that
+ * would create one more fails whole with SL_ELIMIT. The index costs about 170 bytes a
+ * series (key, tables, postings) in memory; ceiling: ids are u32. */
+#define STORAGE_SERIES_MAX_DEFAULT (10u * 1000u * 1000u)
+#define STORAGE_SERIES_MAX_CEILING (UINT32_MAX - 1u)
+/* Points per segment block. About 1,000 keeps one block decode (16 KiB) cheap for the
+ * edges of a range while whole blocks aggregate from their summaries; a reader holds
+ * one decoded block per segment it merges. Fixed by the segment format. */
+#define STORAGE_BLOCK_POINTS_MAX 1024u
+/* Longest canonical series key accepted (from a batch or from series.log). Longer keys
+ * are refused with SL_EINVAL; ingest's own limits (u16 name and tags) come first. */
+#define STORAGE_SERIES_KEY_BYTES_MAX (1u << 20)
+/* A WAL file is closed and a new one started past this size (and at every flush), so
+ * files whose points reached a segment can be deleted whole. */
+#define STORAGE_WAL_FILE_BYTES_MAX (256u << 20)
+/* Compaction merges every segment into one once this many exist, so a read merges at
+ * most this many segments plus two memtables (bounded read amplification). */
+#define STORAGE_SEGMENTS_COMPACT_AT 8u
+/* Hard ceiling on segments in one directory; a flush that would pass it compacts first,
+ * and opening a directory holding more fails with SL_ELIMIT. */
+#define STORAGE_SEGMENTS_MAX 64u
+
 typedef enum storage_fsync {
     STORAGE_FSYNC_BATCH = 0, /* group commit: at most fsync_interval_ms between fsyncs */
     STORAGE_FSYNC_ALWAYS,    /* fsync before the batch is durable, each write */
     STORAGE_FSYNC_NONE,      /* durable = written to the OS (survives kill -9, not power loss) */
 } storage_fsync;
 
-/* Called on the WAL thread when every batch with seq <= durable_seq is durable. */
+/* Called on the WAL thread when every batch with seq <= durable_seq is durable. It may
+ * run until storage_close() returns (the final sync at close is reported too). */
 typedef void (*storage_durable_cb)(uint64_t durable_seq, void *arg);
 
 typedef struct storage_opts {
@@ -42,7 +67,7 @@ typedef struct storage_opts {
     uint64_t memtable_bytes_max;    /* flush to a segment past this; default 64 MiB */
     uint32_t memtable_age_ms_max;   /* or past this age; default 60000 */
     int64_t retention_ns;           /* drop data older than now - this; 0 = keep forever */
-    uint32_t series_max;            /* refuse new series past this; 0 = default 10 M */
+    uint32_t series_max;            /* refuse new series past this; 0 = STORAGE_SERIES_MAX_DEFAULT */
     storage_durable_cb durable_cb;  /* may be NULL */
     void *durable_arg;
     bool read_only;                 /* open for `slung check`/inspection: no WAL writes */

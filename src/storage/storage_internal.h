@@ -22,28 +22,26 @@
 #include <stdatomic.h>
 
 /* ------------------------------------------------------------------ limits */
+/* The user-visible limits are in storage.h (STYLE rule 9); these follow from them. */
 
-/* Points per segment block. About 1,000 keeps a block decode (16 KiB) cheap for edge
- * blocks of a range while whole blocks are summarised; a reader holds one decoded
- * block per source, so this bounds per-query memory. Ceiling: u16 counts. */
-#define STORAGE_BLOCK_POINTS_MAX 1024u
 /* Largest WAL frame payload: one full batch (u32 id + i64 ts + f64 value a point). */
 #define STORAGE_WAL_PAYLOAD_MAX (16u + (size_t)BATCH_POINTS_MAX * 20u)
-/* A WAL file is closed and a new one started past this size; also at every flush. */
-#define STORAGE_WAL_FILE_BYTES_MAX (256u << 20)
-/* Longest canonical series key accepted from the series log (disk is input). */
-#define STORAGE_SERIES_KEY_BYTES_MAX (1u << 20)
-/* Segments kept before compaction merges them: bounds read amplification (each
- * query merges at most this many segment sources plus two memtables). */
-#define STORAGE_SEGMENTS_COMPACT_AT 8u
-/* Hard ceiling of segments one read merges; past it a flush waits for compaction. */
-#define STORAGE_SEGMENTS_MAX 64u
 
 /* ------------------------------------------------------------ series.c */
 
+/* One slot: value and hash side by side, so a probe touches one cache line. */
+typedef struct series_slot {
+    uint32_t val;  /* id or posting index; 0 = empty */
+    uint32_t hash; /* low 32 bits of the key hash */
+} series_slot;
+
+typedef struct series_key_ref {
+    uint64_t off; /* key bytes in series_index.keys */
+    uint32_t len; /* 0 = lost in a damaged log */
+} series_key_ref;
+
 typedef struct series_map {
-    uint32_t *slot_val;  /* [cap] value (id or posting index), 0 = empty */
-    uint32_t *slot_hash; /* [cap] low 32 bits of the key hash */
+    series_slot *slots;  /* [cap] */
     uint32_t cap;        /* power of two */
     uint32_t used;       /* filled slots */
 } series_map;
@@ -63,8 +61,7 @@ typedef struct series_index {
     uint8_t *keys;           /* canonical keys back to back */
     uint64_t keys_len;       /* bytes used */
     uint64_t keys_cap;       /* bytes allocated */
-    uint64_t *key_off;       /* [ids_cap] offset of id's key (index 0 unused) */
-    uint32_t *key_len;       /* [ids_cap] its length; 0 = lost in a damaged log */
+    series_key_ref *key_ref; /* [ids_cap] where id's key is (index 0 unused) */
     uint32_t count;          /* highest id */
     uint32_t ids_cap;        /* entries allocated in key_off/key_len */
     uint32_t max;            /* refuse new series past this */
@@ -202,7 +199,8 @@ typedef struct seg {
     char path[512];
     uint64_t id;          /* file number: newer segments have larger ids */
     uint64_t wal_seq_max; /* every WAL frame <= this is in this or an older segment */
-    uint64_t supersedes;  /* a compaction result replaces every segment id <= this */
+    uint64_t supersedes_min; /* a compaction result replaces the segment ids in */
+    uint64_t supersedes;     /* [supersedes_min, supersedes]; 0..0 for a flush */
     int64_t min_ts;
     int64_t max_ts;
     const uint8_t *map;   /* whole file, read-only mapping */
@@ -216,8 +214,8 @@ typedef struct seg {
 
 /* Streaming writer: blocks must arrive sorted by (series_id, ts). */
 typedef struct seg_writer seg_writer;
-int seg_writer_open(const char *dir, uint64_t id, uint64_t wal_seq_max, uint64_t supersedes,
-                    seg_writer **out);
+int seg_writer_open(const char *dir, uint64_t id, uint64_t wal_seq_max, uint64_t supersedes_min,
+                    uint64_t supersedes, seg_writer **out);
 int seg_writer_add(seg_writer *w, uint32_t series_id, const int64_t *ts, const double *v,
                    uint32_t n);
 /* Writes index and footer, fsyncs, renames into place, fsyncs dir. Frees w. */
@@ -265,6 +263,7 @@ struct storage {
     bool bg_stop;
     bool bg_flush_wanted;
     bool bg_compact_wanted;
+    bool bg_compact_full;       /* the wanted compaction merges everything */
     int bg_error;               /* last background failure, for stats/logs */
     pthread_cond_t flush_done;  /* signalled when imm goes back to NULL */
     pthread_t wal_thread;
@@ -283,9 +282,10 @@ struct storage {
     atomic_uint_fast64_t corrupt_blocks;
 };
 
-/* compact.c: merges all segments into one, dropping overwritten points and points
- * older than cutoff_ns (INT64_MIN = keep all). Runs on the background thread. */
-int compact_run(storage *st, int64_t cutoff_ns);
+/* compact.c: merges segments into one, dropping overwritten points and points older
+ * than cutoff_ns (INT64_MIN = keep all): all of them if full, else the newest tier.
+ * Runs on the background thread. */
+int compact_run(storage *st, int64_t cutoff_ns, bool full);
 /* flush: writes st->imm into a new segment (background thread). */
 int compact_flush_imm(storage *st);
 /* Merged iteration used by flush and compaction: every series' points, sorted. */

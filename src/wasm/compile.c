@@ -54,14 +54,15 @@ typedef struct ventry {
 
 /* i32 compares that fuse with br_if / if (same order as WASM__IOPS_CMP). */
 typedef struct cmpinfo {
-    int op_ss, op_sc;   /* the plain compare */
-    int bif_ss, bif_sc; /* branch if true */
-    int neg_ss, neg_sc; /* branch if false */
+    int op_ss, op_sc;     /* the plain compare */
+    int bif_ss, bif_sc;   /* branch forward if true */
+    int bifl_ss, bifl_sc; /* branch back (to a loop) if true: checks for an interrupt */
+    int neg_ss, neg_sc;   /* branch forward if false (if) */
 } cmpinfo;
 
 #define WASM__CMP_ROW(name, neg)                                                       \
     {IOP_i32_##name##_ss, IOP_i32_##name##_sc, IOP_bif_##name##_ss, IOP_bif_##name##_sc, \
-     IOP_bif_##neg##_ss, IOP_bif_##neg##_sc},
+     IOP_bif_##name##_ssl, IOP_bif_##name##_scl, IOP_bif_##neg##_ss, IOP_bif_##neg##_sc},
 static const cmpinfo cmps[] = {WASM__IOPS_CMP(WASM__CMP_ROW)};
 #undef WASM__CMP_ROW
 
@@ -199,6 +200,16 @@ static void materialize_all(comp *c, uint32_t off) {
     for (uint32_t h = 0; h < c->height && !c->oom; h++) materialize(c, h, off);
 }
 
+/* The branch condition on top: read from its local when deferred, else its slot; every
+ * entry below is materialised (a label may follow). */
+static uint32_t cond_slot(comp *c, uint32_t off) {
+    uint32_t h = c->height - 1;
+    for (uint32_t i = 0; i < h && !c->oom; i++) materialize(c, i, off);
+    if (c->vs[h].kind == V_LOC) return c->vs[h].local;
+    materialize(c, h, off);
+    return slot(c, h);
+}
+
 static bool all_stk_below(const comp *c, uint32_t h) {
     for (uint32_t i = 0; i < h; i++)
         if (c->vs[i].kind != V_STK) return false;
@@ -299,16 +310,19 @@ static bool cmp_fusable(const comp *c) {
 
 /* Emits the fused compare-and-branch (branch when the compare is true, or false when
  * negate) in place of the compare; the caller adds the target cell. */
-static void emit_cmp_branch(comp *c, bool negate, uint32_t off) {
+static void emit_cmp_branch(comp *c, bool negate, bool back, uint32_t off) {
     uint32_t a = c->cmp_a;
     uint64_t b = c->cmp_b;
     int iop;
+    SL_ASSERT(!(negate && back));
     unemit(c, c->cmp_pos);
     if (c->cmp_row < 0) {
-        iop = negate ? IOP_bif_nez : IOP_bif_eqz;
+        iop = negate ? IOP_bif_nez : back ? IOP_bif_eqz_l : IOP_bif_eqz;
     } else {
         const cmpinfo *ci = &cmps[c->cmp_row];
-        iop = negate ? (c->cmp_sc ? ci->neg_sc : ci->neg_ss) : (c->cmp_sc ? ci->bif_sc : ci->bif_ss);
+        if (negate) iop = c->cmp_sc ? ci->neg_sc : ci->neg_ss;
+        else if (back) iop = c->cmp_sc ? ci->bifl_sc : ci->bifl_ss;
+        else iop = c->cmp_sc ? ci->bif_sc : ci->bif_ss;
     }
     op(c, iop, off);
     put_w(c, a, (uint32_t)b);
@@ -324,15 +338,14 @@ static void emit_branch(comp *c, uint32_t l, bool cond, uint32_t off) {
     if (cond) {
         if (!moves && cmp_fusable(c)) {
             vpop(c, 1);
-            emit_cmp_branch(c, false, off);
+            emit_cmp_branch(c, false, t->kind == CTL_LOOP, off);
             put_target(c, t);
             return;
         }
-        materialize_all(c, off);
-        uint32_t cs = slot(c, c->height - 1);
+        uint32_t cs = cond_slot(c, off);
         vpop(c, 1);
         if (!moves) {
-            op(c, IOP_bif_nez, off);
+            op(c, t->kind == CTL_LOOP ? IOP_bif_nez_l : IOP_bif_nez, off);
             put_w(c, cs, 0);
         } else {
             op(c, IOP_br_if_move, off);
@@ -534,10 +547,9 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
                 uint32_t cs = 0;
                 if (fused) {
                     vpop(c, 1);
-                    emit_cmp_branch(c, true, off);
+                    emit_cmp_branch(c, true, false, off);
                 } else {
-                    materialize_all(c, off);
-                    cs = slot(c, c->height - 1);
+                    cs = cond_slot(c, off);
                     vpop(c, 1);
                     op(c, IOP_bif_eqz, off);
                     put_w(c, cs, 0);
@@ -656,7 +668,7 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
             if (dead) break;
             wasm_func *callee = inst->funcs[fi];
             materialize_all(c, off);
-            op(c, IOP_call, off);
+            op(c, !callee->is_host && callee->inst == inst ? IOP_call_local : IOP_call, off);
             put_p(c, callee);
             put_w(c, slot(c, c->height - callee->param_count), 0);
             vpop(c, callee->param_count);

@@ -274,6 +274,13 @@ static int d_expr(dec *dc, bool is_body) {
             if (rc <= 0) return rc; /* the expression's final end, or an error */
             continue;
         }
+        if (b < 0xFC && wasm__ops[b].sig_fixed && wasm__ops[b].imm == IMM_NONE) {
+            /* One byte, no immediate: nothing to decode, one table row to check. */
+            dc->r.p++;
+            if (is_body && wasm__vctx_body_simple(dc->vc, &wasm__ops[b], off) < 0)
+                return dec_nomem(dc);
+            continue;
+        }
         wasm_instr in;
         const char *why;
         uint32_t why_off;

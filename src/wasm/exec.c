@@ -19,8 +19,8 @@
  * slot index of a running function is outside the stack (compile.c sized the frame);
  * (3) a trap unwinds to the wasm__exec() that began the run, restoring s->depth/s->sp.
  *
- * Interrupts: every taken branch (through `jump`, so every loop back-edge) and every
- * call reads store->interrupt; wasm_store_interrupt() sets it from any thread.
+ * Interrupts: every backward branch (so every loop iteration) and every call reads
+ * store->interrupt; wasm_store_interrupt() sets it from any thread.
  *
  * Threads: the store's thread. See compile.c for the code format. */
 #include <math.h>
@@ -220,7 +220,7 @@ out:
  *   br, br_loop T | br_move w(keep, src) w(dst, -) T | br_if_move w(cond, keep) w(src, dst) T
  *   bif_eqz, bif_nez w(a, -) T | bif_<cmp>_ss w(a, b) T | bif_<cmp>_sc w(a, k32) T
  *   br_table w(index, n) w(src, keep) then n + 1 entries w(dst, -) T
- *   ret w(src, n) | call func w(argbase, -) | call_indirect table w(type_id, argbase) w(index, -)
+ *   ret w(src, n) | call, call_local func w(argbase, -) | call_indirect table w(type_id, argbase) w(index, -)
  *   copy w(dst, src) | const_ w(dst, -) k | select w(dst, a) w(b, cond)
  *   global_get w(dst, -) ptr | global_set w(src, -) ptr
  *   <binop>_ss w(dst, a) w(b, -) | <binop>_sc w(dst, a) k | <unop> w(dst, a)
@@ -230,11 +230,15 @@ out:
  *   top is fp[t - 1]): table_get/set/grow/fill w(t, -) table | table_copy w(t, -) dst src
  *   table_init w(t, -) table elem | memory_grow/fill/copy w(t, -) | memory_init w(t, -) data
  *   ref_is_null w(t, -) | elem_drop elem | data_drop data
- * Taken branches go through `jump`, which checks the interrupt flag before dispatching. */
+ * Backward branches (br_loop, the _l / _ssl / _scl forms, br_move, br_if_move,
+ * br_table) check the interrupt flag before they dispatch, inline in each handler (one
+ * shared dispatch site would defeat indirect-branch prediction); forward ones do not. */
 static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, wasm_diag *d) {
 #define WASM__LABEL_C(name) [IOP_##name] = &&L_##name,
 #define WASM__LABEL_CMP(name, neg) [IOP_bif_##name##_ss] = &&L_bif_##name##_ss, \
-                                   [IOP_bif_##name##_sc] = &&L_bif_##name##_sc,
+                                   [IOP_bif_##name##_sc] = &&L_bif_##name##_sc, \
+                                   [IOP_bif_##name##_ssl] = &&L_bif_##name##_ssl, \
+                                   [IOP_bif_##name##_scl] = &&L_bif_##name##_scl,
 #define WASM__LABEL_BI(name, code) [IOP_##name##_ss] = &&L_##name##_ss, \
                                    [IOP_##name##_sc] = &&L_##name##_sc,
 #define WASM__LABEL_BF(name, code) [IOP_##name##_ss] = &&L_##name##_ss,
@@ -270,6 +274,7 @@ static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, 
     uint64_t *const stack_end = s->stack_end;
     const uint32_t depth_max = s->limits.call_depth_max;
     uint32_t depth = s->depth;
+    atomic_int *const intr = &s->interrupt;
     goto do_call;
 
 do_call:
@@ -325,14 +330,6 @@ reload_memory:
     }
     NEXT(0);
 
-jump:
-    /* A taken branch: pc is the target. Back-edges pass here, so loops see interrupts. */
-    if (sl_unlikely(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) {
-        msg = TRAP_INTERRUPTED;
-        goto trap;
-    }
-    NEXT(0);
-
 L_halt:
     s->depth = entry_depth;
     s->sp = entry_base + entry->result_count - 1;
@@ -368,31 +365,63 @@ L_br:
     NEXT(0);
 L_br_loop:
     pc = pc[1].p;
-    goto jump;
+    if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+        msg = TRAP_INTERRUPTED;
+        goto trap;
+    }
+    NEXT(0);
 L_br_move: {
     uint32_t keep = pc[1].w.a;
     slots_down(fp + pc[2].w.a, fp + pc[1].w.b, keep);
     pc = pc[3].p;
-    goto jump;
+    if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+        msg = TRAP_INTERRUPTED;
+        goto trap;
+    }
+    NEXT(0);
 }
 L_br_if_move:
     if ((uint32_t)fp[pc[1].w.a]) {
         uint32_t keep = pc[1].w.b;
         slots_down(fp + pc[2].w.b, fp + pc[2].w.a, keep);
         pc = pc[3].p;
-        goto jump;
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+            msg = TRAP_INTERRUPTED;
+            goto trap;
+        }
+        NEXT(0);
     }
     NEXT(4);
 L_bif_eqz:
     if (!(uint32_t)fp[pc[1].w.a]) {
         pc = pc[2].p;
-        goto jump;
+        NEXT(0);
     }
     NEXT(3);
 L_bif_nez:
     if ((uint32_t)fp[pc[1].w.a]) {
         pc = pc[2].p;
-        goto jump;
+        NEXT(0);
+    }
+    NEXT(3);
+L_bif_eqz_l:
+    if (!(uint32_t)fp[pc[1].w.a]) {
+        pc = pc[2].p;
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+            msg = TRAP_INTERRUPTED;
+            goto trap;
+        }
+        NEXT(0);
+    }
+    NEXT(3);
+L_bif_nez_l:
+    if ((uint32_t)fp[pc[1].w.a]) {
+        pc = pc[2].p;
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+            msg = TRAP_INTERRUPTED;
+            goto trap;
+        }
+        NEXT(0);
     }
     NEXT(3);
 L_br_table: {
@@ -404,7 +433,11 @@ L_br_table: {
     const wcell *e = pc + 3 + 2 * (size_t)i;
     slots_down(fp + e[0].w.a, fp + src, keep);
     pc = e[1].p;
-    goto jump;
+    if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+        msg = TRAP_INTERRUPTED;
+        goto trap;
+    }
+    NEXT(0);
 }
 L_ret: {
     uint32_t n = pc[1].w.b;
@@ -421,6 +454,32 @@ L_call:
     callee_fp = fp + pc[2].w.a;
     pc += 3;
     goto do_call;
+L_call_local: {
+    /* A guest function of the running instance: same memory, so no reload on entry. */
+    wasm_func *f = pc[1].p;
+    uint64_t *nfp = fp + pc[2].w.a;
+    if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+        msg = TRAP_INTERRUPTED;
+        goto trap;
+    }
+    if (sl_unlikely(depth >= depth_max || (size_t)(stack_end - nfp) < f->frame_slots)) {
+        msg = TRAP_EXHAUSTED;
+        goto trap;
+    }
+    frames[depth].ret_pc = pc + 3;
+    frames[depth].fp = fp;
+    frames[depth].func = cur;
+    depth++;
+    fp = nfp;
+    {
+        uint32_t nl = f->local_count;
+        uint64_t *lp = fp + f->param_count;
+        for (uint32_t i = 0; i < nl; i++) lp[i] = 0;
+    }
+    cur = f;
+    pc = f->code;
+    NEXT(0);
+}
 L_call_indirect: {
     wasm_table *t = pc[1].p;
     uint32_t i = (uint32_t)fp[pc[3].w.a];
@@ -461,15 +520,35 @@ L_global_set:
     /* ---- fused i32 compare + branch ---- */
 #define BIF(name, op)                                                 \
     L_bif_##name##_ss:                                                \
-    if (op((uint32_t)fp[pc[1].w.a], (uint32_t)fp[pc[1].w.b])) {     \
+    if (op((uint32_t)fp[pc[1].w.a], (uint32_t)fp[pc[1].w.b])) {       \
         pc = pc[2].p;                                                 \
-        goto jump;                                                    \
+        NEXT(0);                                                      \
     }                                                                 \
     NEXT(3);                                                          \
     L_bif_##name##_sc:                                                \
-    if (op((uint32_t)fp[pc[1].w.a], pc[1].w.b)) {                   \
+    if (op((uint32_t)fp[pc[1].w.a], pc[1].w.b)) {                     \
         pc = pc[2].p;                                                 \
-        goto jump;                                                    \
+        NEXT(0);                                                      \
+    }                                                                 \
+    NEXT(3);                                                          \
+    L_bif_##name##_ssl:                                               \
+    if (op((uint32_t)fp[pc[1].w.a], (uint32_t)fp[pc[1].w.b])) {       \
+        pc = pc[2].p;                                                 \
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
+            msg = TRAP_INTERRUPTED;                                   \
+            goto trap;                                                \
+        }                                                             \
+        NEXT(0);                                                      \
+    }                                                                 \
+    NEXT(3);                                                          \
+    L_bif_##name##_scl:                                               \
+    if (op((uint32_t)fp[pc[1].w.a], pc[1].w.b)) {                     \
+        pc = pc[2].p;                                                 \
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
+            msg = TRAP_INTERRUPTED;                                   \
+            goto trap;                                                \
+        }                                                             \
+        NEXT(0);                                                      \
     }                                                                 \
     NEXT(3);
 #define CMP_EQ(a, b) ((a) == (b))

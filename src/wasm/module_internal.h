@@ -360,6 +360,9 @@ int wasm__vctx_code_begin(wasm_vctx *vc, uint32_t data_count);
  * is kept for wasm__validate(), which reports it in the reference order. */
 int wasm__vctx_body_begin(wasm_vctx *vc, uint32_t func_index);
 int wasm__vctx_body_instr(wasm_vctx *vc, const wasm_instr *in);
+/* The same for a row with no immediate and a fixed signature (most numeric ops):
+ * the decoder skips reading it into a wasm_instr. */
+int wasm__vctx_body_simple(wasm_vctx *vc, const wasm_opinfo *info, uint32_t offset);
 void wasm__vctx_body_end(wasm_vctx *vc);
 
 /* Zeroed memory from the module's arena, or NULL when out of memory. */

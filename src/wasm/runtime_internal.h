@@ -185,7 +185,7 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
  * and results are frame slots (fp-relative indices) carried as immediates. */
 #define WASM__IOPS_CONTROL(X) \
     X(unreachable) X(halt) X(br) X(br_loop) X(br_move) X(br_if_move) X(br_table) X(ret) \
-    X(call) X(call_indirect) X(copy) X(const_) X(select) X(global_get) X(global_set) \
+    X(call) X(call_local) X(call_indirect) X(copy) X(const_) X(select) X(global_get) X(global_set) \
     X(table_get) X(table_set) X(table_size) X(table_grow) X(table_fill) X(table_copy) \
     X(table_init) X(elem_drop) X(memory_size) X(memory_grow) X(memory_fill) \
     X(memory_copy) X(memory_init) X(data_drop) X(ref_is_null) \
@@ -193,9 +193,11 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
     X(i32_load16_s) X(i32_load16_u) X(i64_load8_s) X(i64_load8_u) X(i64_load16_s) \
     X(i64_load16_u) X(i64_load32_s) X(i64_load32_u) X(i32_store) X(i64_store) \
     X(f32_store) X(f64_store) X(i32_store8) X(i32_store16) X(i64_store8) \
-    X(i64_store16) X(i64_store32) X(bif_eqz) X(bif_nez)
+    X(i64_store16) X(i64_store32) X(bif_eqz) X(bif_nez) X(bif_eqz_l) X(bif_nez_l)
 
-/* i32 comparisons that fuse with a following br_if / if: X(name, negation). */
+/* i32 comparisons that fuse with a following br_if / if: X(name, negation). Each has
+ * forward forms (_ss, _sc) and loop forms (_ssl, _scl) that check for an interrupt
+ * when they branch back; likewise bif_eqz/bif_nez and bif_eqz_l/bif_nez_l. */
 #define WASM__IOPS_CMP(X) \
     X(eq, ne) X(ne, eq) X(lt_s, ge_s) X(lt_u, ge_u) X(gt_s, le_s) X(gt_u, le_u) \
     X(le_s, gt_s) X(le_u, gt_u) X(ge_s, lt_s) X(ge_u, lt_u)
@@ -249,7 +251,8 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
     X(i64_trunc_sat_f64_s, 0xfc06) X(i64_trunc_sat_f64_u, 0xfc07)
 
 #define WASM__IOP_ENUM_C(name) IOP_##name,
-#define WASM__IOP_ENUM_CMP(name, neg) IOP_bif_##name##_ss, IOP_bif_##name##_sc,
+#define WASM__IOP_ENUM_CMP(name, neg) \
+    IOP_bif_##name##_ss, IOP_bif_##name##_sc, IOP_bif_##name##_ssl, IOP_bif_##name##_scl,
 #define WASM__IOP_ENUM_BI(name, code) IOP_##name##_ss, IOP_##name##_sc,
 #define WASM__IOP_ENUM_BF(name, code) IOP_##name##_ss,
 #define WASM__IOP_ENUM_U(name, code) IOP_##name,

@@ -11,10 +11,14 @@
  * Constant expressions (2.0): one of t.const, ref.null, ref.func, or global.get of an
  * immutable imported global, producing exactly the expected type; validation turns
  * each WASM_CONST_PENDING_ into its final form.
+ * Bodies are checked while decode.c walks them (wasm__vctx_body_*), so code is read
+ * once; the first body failure is held in the context and reported by
+ * wasm__validate() at the bodies' place in that order (malformed bytes anywhere, and
+ * earlier module-level errors, win over it).
  * Invariants: (1) the operand stack never drops below the current frame's height;
- *   (2) stacks grow only through vpush/ctrl_push, which bound them (each entry is
- *   paid for by at least one byte of code); (3) nothing is allocated in the module
- *   except by fix-ups of already-allocated fields.
+ *   (2) stacks grow only through vpush/ctrl_push, bounded by WASM_FUNC_STACK_MAX and
+ *   WASM_CONTROL_DEPTH_MAX; (3) nothing is allocated in the module except by fix-ups
+ *   of already-allocated fields (local run numbering, max_stack, const-exprs).
  * Threads: runs inside wasm_module_new() on the caller's thread. */
 #include <errno.h>
 #include <stdarg.h>
@@ -350,12 +354,29 @@ static int check_fixed_context(vctx *vc, const wasm_opinfo *info, const wasm_ins
     }
 }
 
-static int check_fixed(vctx *vc, const wasm_opinfo *info, const wasm_instr *in) {
-    if (check_fixed_context(vc, info, in) < 0) return SL_EINVAL;
-    for (uint32_t i = info->pop_count; i > 0; i--)
-        if (vpop_expect(vc, (uint8_t)info->pops[i - 1], NULL) < 0) return SL_EINVAL;
+/* Pops and pushes of a fixed-signature row. */
+static inline int check_sig(vctx *vc, const wasm_opinfo *info) {
+    uint32_t n = info->pop_count;
+    const vframe *f = &vc->ctrls[vc->ctrls_len - 1];
+    if (n == 0) {
+        /* Nothing to pop (nop, memory.size, data.drop, ...). */
+    } else if (sl_likely(vc->vals_len - f->height >= n)) {
+        /* Every operand is on the stack: compare in place (unknown matches all). */
+        const uint8_t *top = vc->vals + vc->vals_len - n;
+        for (uint32_t i = 0; i < n; i++)
+            if (top[i] != (uint8_t)info->pops[i] && top[i] != VT_UNKNOWN) return mismatch(vc);
+        vc->vals_len -= n;
+    } else {
+        for (uint32_t i = n; i > 0; i--)
+            if (vpop_expect(vc, (uint8_t)info->pops[i - 1], NULL) < 0) return SL_EINVAL;
+    }
     if (info->push_count == 1) return vpush(vc, (uint8_t)info->push);
     return 0;
+}
+
+static int check_fixed(vctx *vc, const wasm_opinfo *info, const wasm_instr *in) {
+    if (info->imm != IMM_NONE && check_fixed_context(vc, info, in) < 0) return SL_EINVAL;
+    return check_sig(vc, info);
 }
 
 static int check_br_table(vctx *vc, const wasm_instr *in) {
@@ -640,11 +661,8 @@ int wasm__vctx_body_begin(wasm_vctx *vc, uint32_t fi) {
     return 0;
 }
 
-int wasm__vctx_body_instr(wasm_vctx *vc, const wasm_instr *in) {
-    if (!vc->active) return 0;
-    vc->off = in->offset;
-    int rc = check_instr(vc, vc->fd, vc->ft, in);
-    if (sl_likely(rc == 0)) return 0;
+/* Records a failed check: only -ENOMEM goes back to the decoder. */
+static int body_verdict(vctx *vc, int rc) {
     vc->active = false;
     if (rc == -ENOMEM) return rc;
     if (rc == V_BLOCKED)
@@ -652,6 +670,24 @@ int wasm__vctx_body_instr(wasm_vctx *vc, const wasm_instr *in) {
     else
         vc->body_failed = true; /* body_err says why */
     return 0;
+}
+
+int wasm__vctx_body_instr(wasm_vctx *vc, const wasm_instr *in) {
+    if (!vc->active) return 0;
+    vc->off = in->offset;
+    int rc = check_instr(vc, vc->fd, vc->ft, in);
+    if (sl_likely(rc == 0)) return 0;
+    return body_verdict(vc, rc);
+}
+
+int wasm__vctx_body_simple(wasm_vctx *vc, const wasm_opinfo *info, uint32_t offset) {
+    SL_ASSERT(info->sig_fixed);
+    SL_ASSERT(info->imm == IMM_NONE);
+    if (!vc->active) return 0;
+    vc->off = offset;
+    int rc = check_sig(vc, info);
+    if (sl_likely(rc == 0)) return 0;
+    return body_verdict(vc, rc);
 }
 
 void wasm__vctx_body_end(wasm_vctx *vc) {

@@ -240,6 +240,30 @@ static int parse_tags(const char *p, size_t n, sk_view *name, sk_view *tags, uin
     return 0;
 }
 
+int host__event_parse(const char *ts_text, size_t ts_len, const char *val_text, size_t val_len,
+                       const char *tag_text, size_t tag_len, int64_t *ts, double *v, buf *key,
+                       sl_diag *d) {
+    /* An empty buf has no bytes at all: never do arithmetic on a null pointer. */
+    if (!ts_text) ts_text = "";
+    if (!val_text) val_text = "";
+    if (!tag_text) tag_text = "";
+    if (parse_i64(ts_text, ts_len, ts) < 0)
+        return sl_diag_set(d, SL_EPARSE, 0, "timestamp \"%.*s\" is not a decimal integer",
+                           (int)SL_MIN(ts_len, 40u), ts_text);
+    if (parse_f64(val_text, val_len, v) < 0)
+        return sl_diag_set(d, SL_EPARSE, 0, "value \"%.*s\" is not a finite decimal number",
+                           (int)SL_MIN(val_len, 40u), val_text);
+    sk_view name;
+    sk_view tags[WF_EVENT_TAGS_MAX];
+    sk_view scratch[WF_EVENT_TAGS_MAX];
+    uint32_t tag_count = 0;
+    if (parse_tags(tag_text, tag_len, &name, tags, &tag_count) < 0 ||
+        serieskey_build(key, name, tags, tag_count, scratch) < 0 || buf_failed(key))
+        return sl_diag_set(d, SL_EPARSE, 0, "tags \"%.*s\" are invalid (at most %u tags)",
+                           (int)SL_MIN(tag_len, 80u), tag_text, WF_EVENT_TAGS_MAX);
+    return 0;
+}
+
 static const char *host_write_event(wasm_instance *caller, void *env_, const wasm_val *args,
                                     wasm_val *results) {
     wf_run *r = run_of(env_);
@@ -262,24 +286,11 @@ static const char *host_write_event(wasm_instance *caller, void *env_, const was
     result = 2;
     int64_t ts = 0;
     double v = 0;
-    if (parse_i64((const char *)ts_text.p, ts_text.len, &ts) < 0) {
-        wflog__host(&r->w->log, "u_write_event: timestamp \"%.*s\" is not a decimal integer",
-                    (int)SL_MIN(ts_text.len, 40u), (const char *)ts_text.p);
-        goto done;
-    }
-    if (parse_f64((const char *)val_text.p, val_text.len, &v) < 0) {
-        wflog__host(&r->w->log, "u_write_event: value \"%.*s\" is not a finite decimal number",
-                    (int)SL_MIN(val_text.len, 40u), (const char *)val_text.p);
-        goto done;
-    }
-    sk_view name;
-    sk_view tags[WF_EVENT_TAGS_MAX];
-    sk_view scratch[WF_EVENT_TAGS_MAX];
-    uint32_t tag_count = 0;
-    if (parse_tags((const char *)tag_text.p, tag_text.len, &name, tags, &tag_count) < 0 ||
-        serieskey_build(&key, name, tags, tag_count, scratch) < 0 || buf_failed(&key)) {
-        wflog__host(&r->w->log, "u_write_event: tags \"%.*s\" are invalid (at most %u tags)",
-                    (int)SL_MIN(tag_text.len, 80u), (const char *)tag_text.p, WF_EVENT_TAGS_MAX);
+    sl_diag d;
+    if (host__event_parse((const char *)ts_text.p, ts_text.len, (const char *)val_text.p,
+                          val_text.len, (const char *)tag_text.p, tag_text.len, &ts, &v, &key,
+                          &d) < 0) {
+        wflog__host(&r->w->log, "u_write_event: %s", d.msg);
         goto done;
     }
     result = 3;

@@ -34,7 +34,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Nice value of workflow threads (Linux per-thread priority): guest code yields the
+ * CPU to the network, apply and WAL threads, so a busy workflow slows itself, not
+ * ingest. 10 = half-way to the lowest priority. */
+#define WF_THREAD_NICE 10
 
 /* How often the watchdog looks at running workflows. */
 #define WF_WATCHDOG_TICK_MS 20u
@@ -342,6 +350,8 @@ static wf_outcome wf_run_once(wf *w) {
 
 static void *wf_thread(void *arg) {
     wf *w = arg;
+    /* Best effort: without the permission to lower priority the workflow still runs. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WF_THREAD_NICE);
     const wf_config *cfg = &w->m->cfg;
     uint32_t backoff_ms = cfg->restart_backoff_ms;
     for (;;) {

@@ -101,6 +101,12 @@ typedef struct wf_hostfn {
 
 const wf_hostfn *host__lookup(const char *module, const char *name);
 const wf_hostfn *wasi__lookup(const char *name);
+/* u_write_event's parsing (spec: decimal ns timestamp, decimal float, comma tags with
+ * series=NAME, default series temp): the canonical series key is appended to key.
+ * SL_EPARSE with d->msg naming the bad part. Pure; fuzzed by fuzz/wf_event. */
+int host__event_parse(const char *ts_text, size_t ts_len, const char *val_text, size_t val_len,
+                      const char *tag_text, size_t tag_len, int64_t *ts, double *v, buf *key,
+                      sl_diag *d);
 /* Unregisters every live handle the run still holds. */
 void host__release_handles(wf_run *r);
 

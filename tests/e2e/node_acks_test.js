@@ -9,7 +9,13 @@ const http = require('http');
 const net = require('net');
 const os = require('os');
 const path = require('path');
-const WebSocket = require('ws');
+let WebSocket;
+try {
+  WebSocket = require('ws');
+} catch (e) {
+  console.log('SKIP: the ws package is missing: run `npm ci` in tests/node (scripts/test.sh does)');
+  process.exit(77);
+}
 
 const FRAMES = 10000;
 const POINTS_PER_FRAME = 10;

@@ -286,6 +286,64 @@ TEST(queued_points_bound_refuses_more_but_always_admits_one_batch) {
     test_rmrf(dir);
 }
 
+TEST(queued_bytes_bound_refuses_batches_of_big_keys_without_losing_them) {
+    char dir[256];
+    storage_opts so;
+    storage *st;
+    ingest *in;
+    watch w;
+    test_tmpdir(dir);
+    storage_opts_default(&so);
+    so.dir = dir;
+    CHECK_EQ_INT(storage_open(&so, &st, NULL), 0);
+    watch_init(&w);
+    w.st = st;
+    /* Room for 64 batches and 1 M points, but only 4 KiB of queued bytes. */
+    ingest_opts io = {.queue_batches = 64, .queue_bytes = 4096, .sink = on_sink, .sink_arg = &w};
+    CHECK_EQ_INT(ingest_new(st, &io, &in), 0);
+    point_batch b;
+    point_batch_init(&b);
+    buf key;
+    char tag[3000];
+    memset(tag, 'x', sizeof tag);
+    sk_view name = {(const uint8_t *)"big", 3};
+    sk_view tv = {(const uint8_t *)tag, sizeof tag};
+    sk_view scratch[1];
+    buf_init(&key, MEM_MISC, 0);
+    SL_ASSERT(serieskey_build(&key, name, &tv, 1, scratch) == 0);
+    gate(&w, true);
+    uint64_t t;
+    uint32_t admitted = 0;
+    int rc = 0;
+    for (int i = 0; i < 10 && rc == 0; i++) {
+        SL_ASSERT(point_batch_add(&b, i, 1, key.p, (uint32_t)key.len) == 0);
+        rc = ingest_submit(in, &b, &t);
+        if (rc == 0) admitted++;
+    }
+    CHECK_EQ_INT(rc, -EAGAIN);
+    CHECK(admitted >= 1 && admitted <= 2); /* ~3 KiB each: one queued (+1 in the sink) */
+    CHECK_EQ_INT(b.count, 1);
+    ingest_stats is;
+    ingest_get_stats(in, &is);
+    CHECK(is.queue_bytes <= 4096);
+    gate(&w, false);
+    while ((rc = ingest_submit(in, &b, &t)) == -EAGAIN) usleep(100);
+    CHECK_EQ_INT(rc, 0);
+    ingest_free(in);
+    /* Every admitted batch and the retried one are stored (one series). */
+    uint32_t id;
+    storage_agg a;
+    CHECK_EQ_INT(storage_series_lookup(st, key.p, key.len, &id), 0);
+    storage_agg_init(&a);
+    CHECK_EQ_INT(storage_aggregate(st, id, INT64_MIN, INT64_MAX, &a), 0);
+    CHECK_EQ_U64(a.count, admitted + 1);
+    buf_free(&key);
+    point_batch_free(&b);
+    storage_close(st);
+    watch_destroy(&w);
+    test_rmrf(dir);
+}
+
 TEST(ack_tickets_complete_in_order_only_once_storage_reports_them_durable) {
     fixture f;
     CHECK_EQ_INT(fixture_open(&f, 16, 0), 0);
@@ -322,7 +380,8 @@ TEST(ack_tickets_complete_under_the_always_and_none_fsync_policies_too) {
         for (uint32_t i = 0; i < 40; i++) {
             add_points(&b, 1, (int64_t)i * 10, 3);
             int rc;
-            while ((rc = ingest_submit(f.in, &b, &t)) == -EAGAIN) usleep(100);
+            while ((rc = ingest_submit(f.in, &b, &t)) == -EAGAIN)
+                usleep(100);
             CHECK_EQ_INT(rc, 0);
         }
         CHECK_MSG(wait_durable(f.in, t), "policy %d: ticket %" PRIu64 " never durable", p, t);

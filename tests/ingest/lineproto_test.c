@@ -211,6 +211,43 @@ TEST(large_request_is_emitted_in_batches_of_at_most_batch_points_max) {
     lineproto_parser_free(&lp);
 }
 
+static int emit_key_bytes(point_batch *b, void *arg) {
+    size_t *max = arg;
+    if (b->keys_len > *max) *max = b->keys_len;
+    return 0;
+}
+
+TEST(lines_whose_tags_repeat_in_every_field_key_are_emitted_in_bounded_batches) {
+    /* 64 lines of ~8 KiB tags and 1,000 fields: ~500 MiB of keys if unbounded. */
+    lineproto_parser lp;
+    lineproto_limits l;
+    point_batch b;
+    buf body;
+    size_t max_keys = 0;
+    lineproto_limits_default(&l);
+    CHECK_EQ_INT(lineproto_parser_init(&lp, &l), 0);
+    point_batch_init(&b);
+    buf_init(&body, MEM_MISC, 0);
+    for (int line = 0; line < 64; line++) {
+        buf_printf(&body, "m,t=");
+        for (int i = 0; i < 8000; i++)
+            buf_putc(&body, (char)('a' + (i + line) % 26));
+        buf_putc(&body, ' ');
+        for (int f = 0; f < 1000; f++)
+            buf_printf(&body, "%sf%d=1", f ? "," : "", f);
+        buf_printf(&body, " %d\n", line);
+    }
+    CHECK(!buf_failed(&body));
+    long rc = lineproto_parse(&lp, body.p, body.len, LINEPROTO_NS, NOW, &b, emit_key_bytes,
+                              &max_keys, NULL);
+    CHECK_EQ_INT(rc, 64000);
+    CHECK(max_keys <= LINEPROTO_BATCH_KEY_BYTES_MAX);
+    CHECK(max_keys > LINEPROTO_BATCH_KEY_BYTES_MAX / 2);
+    buf_free(&body);
+    point_batch_free(&b);
+    lineproto_parser_free(&lp);
+}
+
 TEST(line_length_line_count_tag_and_field_limits_are_errors_naming_the_line) {
     lineproto_parser lp;
     lineproto_limits l = {.line_bytes_max = 20, .lines_max = 3, .tags_max = 2};
@@ -252,6 +289,31 @@ TEST(line_length_line_count_tag_and_field_limits_are_errors_naming_the_line) {
         SL_ELIMIT);
     CHECK(strstr(d.msg, "line 1: more than 1024 fields") != NULL);
     buf_free(&fields);
+    /* Names past a series key's u16 are refused in the checking pass, before any
+     * point of the request is emitted. */
+    lineproto_parser_free(&lp);
+    l.line_bytes_max = 1u << 20;
+    CHECK_EQ_INT(lineproto_parser_init(&lp, &l), 0);
+    buf big;
+    buf_init(&big, MEM_MISC, 0);
+    buf_puts(&big, "ok value=1\n");
+    for (int i = 0; i < 70000; i++)
+        buf_putc(&big, 'm');
+    buf_puts(&big, " value=1\n");
+    uint32_t before = s.points;
+    CHECK_EQ_INT(lineproto_parse(&lp, big.p, big.len, LINEPROTO_NS, NOW, &b, sink_emit, &s, &d),
+                 SL_ELIMIT);
+    CHECK_EQ_STR(d.msg, "line 2: measurement longer than 65535 bytes at column 1");
+    buf_reset(&big);
+    buf_puts(&big, "ok value=1\nm ");
+    for (int i = 0; i < 70000; i++)
+        buf_putc(&big, 'f');
+    buf_puts(&big, "=1\n");
+    CHECK_EQ_INT(lineproto_parse(&lp, big.p, big.len, LINEPROTO_NS, NOW, &b, sink_emit, &s, &d),
+                 SL_ELIMIT);
+    CHECK(strstr(d.msg, "line 2: series name measurement.field longer than 65535 bytes") != NULL);
+    CHECK_EQ_INT(s.points, before);
+    buf_free(&big);
     buf_free(&s.text);
     point_batch_free(&b);
     lineproto_parser_free(&lp);

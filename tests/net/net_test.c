@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -103,6 +104,7 @@ static uint32_t conns_max; /* connections_max for the next start(); 0 = default 
 
 static uint16_t start(uint32_t frame_max, uint32_t sendq_max) {
     memset(&fx, 0, sizeof(fx));
+    signal(SIGPIPE, SIG_IGN); /* as server_run does: a peer may close mid-write */
     SL_ASSERT(router_new(&fx.r) == 0);
     route_add(fx.r, "GET", "/hello", 0, h_hello, NULL);
     route_add(fx.r, "POST", "/echo", 0, h_echo, NULL);
@@ -544,6 +546,108 @@ TEST(net_send_text_to_a_plain_http_connection_is_not_found) {
     /* Ids count from 1: this is the first connection. */
     CHECK_EQ_INT(net_send_text(fx.n, 1, (const uint8_t *)"x", 1), SL_ENOTFOUND);
     CHECK_EQ_INT(net_send_text(fx.n, 0, (const uint8_t *)"x", 1), SL_ENOTFOUND);
+    close(fd);
+    stop();
+}
+
+TEST(expect_100_continue_gets_a_100_before_the_body_is_sent) {
+    uint16_t port = start(0, 0);
+    int fd = dial(port);
+    const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                       "Expect: 100-continue\r\n\r\n";
+    send_all(fd, head, strlen(head));
+    char ans[1024];
+    CHECK_EQ_INT(http_read(fd, ans, sizeof(ans)), 100);
+    send_all(fd, "hello", 5);
+    CHECK_EQ_INT(http_read(fd, ans, sizeof(ans)), 200);
+    CHECK(strstr(ans, "\r\n\r\nhello") != NULL);
+    close(fd);
+    stop();
+}
+
+/* Sends raw bytes after a handshake; returns the close code the server answered
+ * with (0 if no close frame came). */
+static int close_code_after(uint16_t port, const uint8_t *raw, size_t n) {
+    int fd = ws_connect(port, "/");
+    char ans[1024];
+    if (http_read(fd, ans, sizeof(ans)) != 101) {
+        close(fd);
+        return -1;
+    }
+    send_all(fd, raw, n);
+    uint8_t out[256];
+    size_t len = 0;
+    int code = 0;
+    for (int i = 0; i < 4; i++) {
+        int op = ws_read(fd, out, sizeof(out), &len);
+        if (op < 0) break;
+        if (op == 8) {
+            code = len >= 2 ? (out[0] << 8 | out[1]) : 1005;
+            break;
+        }
+    }
+    close(fd);
+    return code;
+}
+
+TEST(protocol_violations_close_with_1002_and_valid_closes_are_echoed) {
+    uint16_t port = start(0, 0);
+    /* Each is one masked frame (mask 00000000) unless noted. */
+    static const struct {
+        const char *what;
+        uint8_t bytes[16];
+        size_t n;
+        int code;
+    } cases[] = {
+        {"reserved opcode 3", {0x83, 0x80, 0, 0, 0, 0}, 6, 1002},
+        {"reserved control opcode 0xB", {0x8B, 0x80, 0, 0, 0, 0}, 6, 1002},
+        {"RSV1 without an extension", {0xC2, 0x81, 0, 0, 0, 0, 'x'}, 7, 1002},
+        {"continuation without a message", {0x80, 0x81, 0, 0, 0, 0, 'x'}, 7, 1002},
+        {"text inside a fragmented binary",
+         {0x02, 0x81, 0, 0, 0, 0, 'a', 0x81, 0x81, 0, 0, 0, 0, 'b'},
+         14,
+         1002},
+        {"fragmented ping", {0x09, 0x80, 0, 0, 0, 0}, 6, 1002},
+        {"ping longer than 125 bytes (16-bit length)",
+         {0x89, 0xFE, 0x00, 0x7E, 0, 0, 0, 0},
+         8,
+         1002},
+        {"close with a 1-byte payload", {0x88, 0x81, 0, 0, 0, 0, 0x03}, 7, 1002},
+        {"close with reserved code 1005", {0x88, 0x82, 0, 0, 0, 0, 0x03, 0xED}, 8, 1002},
+        {"non-minimal 16-bit length",
+         {0x82, 0xFE, 0x00, 0x05, 0, 0, 0, 0, 'a', 'b', 'c', 'd', 'e'},
+         13,
+         1002},
+        {"close 4000 is echoed", {0x88, 0x82, 0, 0, 0, 0, 0x0F, 0xA0}, 8, 4000},
+        {"close 1000 is echoed", {0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8}, 8, 1000},
+        {"close without a code gets one without a code", {0x88, 0x80, 0, 0, 0, 0}, 6, 1005},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int code = close_code_after(port, cases[i].bytes, cases[i].n);
+        CHECK_MSG(code == cases[i].code, "%s: close code %d, expected %d", cases[i].what, code,
+                  cases[i].code);
+    }
+    stop();
+}
+
+TEST(empty_and_64_bit_length_messages_are_delivered) {
+    uint16_t port = start(1 << 20, 0);
+    int fd = ws_connect(port, "/");
+    char ans[1024];
+    CHECK_EQ_INT(http_read(fd, ans, sizeof(ans)), 101);
+    ws_frame(fd, 2, true, "", 0, true);
+    uint8_t *out = malloc(70000);
+    size_t n = 99;
+    CHECK_EQ_INT(ws_read(fd, out, 70000, &n), 2);
+    CHECK_EQ_INT(n, 0);
+    uint8_t *big = malloc(70000);
+    for (size_t i = 0; i < 70000; i++)
+        big[i] = (uint8_t)(i * 7);
+    ws_frame(fd, 2, true, big, 70000, true); /* 64-bit length form */
+    CHECK_EQ_INT(ws_read(fd, out, 70000, &n), 2);
+    CHECK(n == 70000 && !memcmp(out, big, n));
+    free(big);
+    free(out);
     close(fd);
     stop();
 }

@@ -82,6 +82,11 @@ TEST(unknown_flags_and_bad_values_are_refused_naming_the_flag) {
     char *a5[] = {f5};
     CHECK_EQ_INT(config_load(&c, 1, a5, &d), SL_EINVAL);
     CHECK(strstr(d.msg, "needs a value") != NULL);
+    char f6[] = "--listen", v6[] = "localhost";
+    char *a6[] = {f6, v6};
+    CHECK_EQ_INT(config_load(&c, 2, a6, &d), SL_EINVAL);
+    CHECK(strstr(d.msg, "IPv4 or IPv6") != NULL);
+    config_defaults(&c);
     setenv("SLUNG_SEND_QUEUE_BYTES_MAX", "12abc", 1);
     CHECK_EQ_INT(config_load(&c, 0, NULL, &d), SL_EINVAL);
     unsetenv("SLUNG_SEND_QUEUE_BYTES_MAX");

@@ -115,7 +115,7 @@ TEST(damaged_files_are_reported_and_never_crash_or_return_wrong_points) {
         CHECK(system(cmd) == 0);
         const char *victim = names[it % nf];
         char path[600];
-        snprintf(path, sizeof path, "%s/%s", work, victim);
+        snprintf(path, sizeof path, "%.255s/%.299s", work, victim);
         struct stat sb;
         CHECK(stat(path, &sb) == 0);
         bool truncated = it % 3 == 2;
@@ -192,7 +192,7 @@ TEST(check_reports_a_clean_directory_as_clean_and_names_a_damaged_block) {
     int nf = list_files(dir, names, 32);
     char path[600] = "";
     for (int i = 0; i < nf; i++)
-        if (strstr(names[i], ".seg")) snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (strstr(names[i], ".seg")) snprintf(path, sizeof path, "%.255s/%.299s", dir, names[i]);
     CHECK(path[0] != 0);
     int fd = open(path, O_RDWR);
     CHECK(fd >= 0);

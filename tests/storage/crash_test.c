@@ -5,7 +5,8 @@
  * and get killed too), writes batches whose content is a pure function of their WAL
  * seq, and reports each durable seq to the parent over a pipe from the durable
  * callback. The parent SIGKILLs it after a random delay, reopens the directory and
- * checks every point of every seq reported durable. SLUNG_CRASH_ITERS sets the
+ * checks every point of every seq reported durable. Iterations rotate through the
+ * fsync policies (batch, always, none). SLUNG_CRASH_ITERS sets the
  * iterations (200 here; scripts/crash-nightly.sh runs more). */
 #include "base/buf.h"
 #include "base/log.h"
@@ -43,12 +44,13 @@ static void series_key(buf *k, uint64_t s) {
 static uint32_t points_of(uint64_t s) { return 1 + (uint32_t)(s % 50); }
 static double value_of(uint64_t s, uint32_t i) { return (double)s * 0.5 + i; }
 
-static void child_run(const char *dir, int fd) {
+static void child_run(const char *dir, int fd, storage_fsync policy) {
     report_fd = fd;
     log_set_level(LOG_ERROR);
     storage_opts o;
     storage_opts_default(&o);
     o.dir = dir;
+    o.fsync = policy; /* each policy's "durable" must survive kill -9 */
     o.memtable_bytes_max = 64 * 1024;
     o.durable_cb = on_durable;
     storage *st;
@@ -157,7 +159,7 @@ TEST(every_acknowledged_point_survives_kill_9_at_random_moments) {
         CHECK(pid >= 0);
         if (pid == 0) {
             close(p[0]);
-            child_run(dir, p[1]);
+            child_run(dir, p[1], (storage_fsync)(it % 3));
             _exit(0);
         }
         close(p[1]);

@@ -127,6 +127,7 @@ TEST(a_failed_fsync_is_reported_and_does_not_advance_the_durable_seq) {
     storage_opts_default(&o);
     o.dir = dir;
     o.fsync = STORAGE_FSYNC_ALWAYS;
+    o.fsync_interval_ms = 60000; /* the WAL thread's retry waits this long */
     storage *st;
     sl_diag d;
     CHECK(storage_open(&o, &st, &d) == 0);

@@ -445,13 +445,19 @@ TEST(an_operand_stack_deeper_than_our_limit_is_refused_not_grown_without_bound) 
     types[k++] = 0;
     types[k++] = 0xe8; /* 1000 as LEB128 */
     types[k++] = 0x07;
-    for (int i = 0; i < 1000; i++) types[k++] = 0x7f;
+    for (int i = 0; i < 1000; i++)
+        types[k++] = 0x7f;
     types[k++] = 0x60;
     types[k++] = 0;
     types[k++] = 0;
     mb_header(&m);
     mb_section(&m, 1, types, k);
-    mb_section(&m, 2, S("\x01\x01" "m" "\x01" "f" "\x00\x00"));
+    mb_section(&m, 2,
+               S("\x01\x01"
+                 "m"
+                 "\x01"
+                 "f"
+                 "\x00\x00"));
     mb_section(&m, 3, S("\x01\x01"));
     /* One body: 1,049 calls leave 1,049,000 values, past WASM_FUNC_STACK_MAX. */
     size_t calls = WASM_FUNC_STACK_MAX / 1000 + 1;
@@ -602,6 +608,62 @@ TEST(instruction_level_rules_have_the_suite_wording) {
             CHECK_MSG(strncmp(d.msg, cases[i].msg, strlen(cases[i].msg)) == 0,
                       "case %zu: \"%s\", want \"%s\"", i, d.msg, cases[i].msg);
     }
+}
+
+TEST(a_malformed_body_wins_over_an_invalid_earlier_body) {
+    mb m;
+    wasm_diag d;
+    /* Body 0: i64.const 0 as an i32 result is a type mismatch; body 1 holds an
+     * illegal opcode. Decoding comes first, so the verdict is malformed. */
+    mb_header(&m);
+    mb_section(&m, 1, S("\x02\x60\x00\x01\x7f\x60\x00\x00"));
+    mb_section(&m, 3, S("\x02\x00\x01"));
+    mb_section(&m, 10, S("\x02\x04\x00\x42\x00\x0b\x03\x00\x06\x0b"));
+    CHECK_EQ_INT(load(&m, &d), SL_EPROTO);
+    CHECK(strncmp(d.msg, "illegal opcode", 14) == 0);
+    /* Without the illegal opcode, body 0's error is reported, with its function. */
+    mb_header(&m);
+    mb_section(&m, 1, S("\x02\x60\x00\x01\x7f\x60\x00\x00"));
+    mb_section(&m, 3, S("\x02\x00\x01"));
+    mb_section(&m, 10, S("\x02\x04\x00\x42\x00\x0b\x03\x00\x01\x0b"));
+    CHECK_EQ_INT(load(&m, &d), SL_EINVAL);
+    CHECK_EQ_STR(d.msg, "type mismatch");
+    CHECK_EQ_INT(d.func_index, 0);
+}
+
+TEST(module_level_errors_before_bodies_in_the_reference_order_win_over_body_errors) {
+    mb m;
+    wasm_diag d;
+    /* A data segment for a missing memory, and an invalid body: the segment is
+     * checked first. */
+    mb_header(&m);
+    mb_section(&m, 1, S("\x01\x60\x00\x00"));
+    mb_section(&m, 3, S("\x01\x00"));
+    mb_section(&m, 10, S("\x01\x04\x00\x41\x00\x0b"));
+    mb_section(&m, 11, S("\x01\x00\x41\x00\x0b\x00"));
+    CHECK_EQ_INT(load(&m, &d), SL_EINVAL);
+    CHECK_EQ_STR(d.msg, "unknown memory 0");
+    /* A function whose type index is unknown, called from an earlier body. */
+    mb_header(&m);
+    mb_section(&m, 1, S("\x01\x60\x00\x00"));
+    mb_section(&m, 3, S("\x02\x00\x07"));
+    mb_section(&m, 10, S("\x02\x04\x00\x10\x01\x0b\x02\x00\x0b"));
+    CHECK_EQ_INT(load(&m, &d), SL_EINVAL);
+    CHECK_EQ_STR(d.msg, "unknown type 7");
+    /* An invalid body comes before a bad start function and duplicate exports. */
+    mb_header(&m);
+    mb_section(&m, 1, S("\x01\x60\x01\x7f\x00"));
+    mb_section(&m, 3, S("\x01\x00"));
+    mb_section(&m, 7,
+               S("\x02\x01"
+                 "a"
+                 "\x00\x00\x01"
+                 "a"
+                 "\x00\x00"));
+    mb_section(&m, 8, S("\x00"));
+    mb_section(&m, 10, S("\x01\x04\x00\x41\x00\x0b"));
+    CHECK_EQ_INT(load(&m, &d), SL_EINVAL);
+    CHECK_EQ_STR(d.msg, "type mismatch");
 }
 
 TEST(constant_expressions_follow_the_2_0_rules) {

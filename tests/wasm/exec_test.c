@@ -137,6 +137,51 @@ static const uint8_t fib_wasm[] = {
     0x02, 0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01, 0x0c, 0x00, 0x0b, 0x0b, 0x20, 0x02, 0x0b,
 };
 
+/*
+ * (module
+ *   (func (export "old_plus_new") (param i32) (result i32)
+ *     local.get 0
+ *     local.get 0
+ *     i32.const 1
+ *     i32.add
+ *     local.set 0
+ *     local.get 0
+ *     i32.add)
+ *   (func (export "tee_keeps_old") (param i32) (result i32)
+ *     local.get 0
+ *     local.get 0
+ *     i32.const 10
+ *     i32.mul
+ *     local.tee 0
+ *     i32.sub)
+ *   (func (export "block_value") (param i32) (result i32)
+ *     (local i32)
+ *     (block (result i32)
+ *       (drop (br_if 0 (i32.const 7) (local.get 0)))
+ *       (i32.add (local.get 0) (i32.const 100)))
+ *     (local.set 1)
+ *     (local.get 1))
+ *   (func (export "loop_sum") (param i32) (result i32)
+ *     (local i32)
+ *     (loop $l
+ *       (local.set 1 (i32.add (local.get 1) (local.get 0)))
+ *       (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+ *     (local.get 1)))
+ */
+static const uint8_t peep_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f,
+    0x03, 0x05, 0x04, 0x00, 0x00, 0x00, 0x00, 0x07, 0x39, 0x04, 0x0c, 0x6f, 0x6c, 0x64, 0x5f, 0x70,
+    0x6c, 0x75, 0x73, 0x5f, 0x6e, 0x65, 0x77, 0x00, 0x00, 0x0d, 0x74, 0x65, 0x65, 0x5f, 0x6b, 0x65,
+    0x65, 0x70, 0x73, 0x5f, 0x6f, 0x6c, 0x64, 0x00, 0x01, 0x0b, 0x62, 0x6c, 0x6f, 0x63, 0x6b, 0x5f,
+    0x76, 0x61, 0x6c, 0x75, 0x65, 0x00, 0x02, 0x08, 0x6c, 0x6f, 0x6f, 0x70, 0x5f, 0x73, 0x75, 0x6d,
+    0x00, 0x03, 0x0a, 0x50, 0x04, 0x0e, 0x00, 0x20, 0x00, 0x20, 0x00, 0x41, 0x01, 0x6a, 0x21, 0x00,
+    0x20, 0x00, 0x6a, 0x0b, 0x0c, 0x00, 0x20, 0x00, 0x20, 0x00, 0x41, 0x0a, 0x6c, 0x22, 0x00, 0x6b,
+    0x0b, 0x18, 0x01, 0x01, 0x7f, 0x02, 0x7f, 0x41, 0x07, 0x20, 0x00, 0x0d, 0x00, 0x1a, 0x20, 0x00,
+    0x41, 0xe4, 0x00, 0x6a, 0x0b, 0x21, 0x01, 0x20, 0x01, 0x0b, 0x19, 0x01, 0x01, 0x7f, 0x03, 0x40,
+    0x20, 0x01, 0x20, 0x00, 0x6a, 0x21, 0x01, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x22, 0x00, 0x0d, 0x00,
+    0x0b, 0x20, 0x01, 0x0b,
+};
+
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -468,5 +513,27 @@ TEST(calls_with_wrong_argument_types_are_refused_before_running) {
     wasm_val res[1];
     CHECK_EQ_INT(wasm_func_call(e.store, export_func(e.inst, "add"), args, 2, res, 1, &d), SL_EINVAL);
     CHECK_EQ_INT(wasm_func_call(e.store, export_func(e.inst, "add"), args, 1, res, 1, &d), SL_EINVAL);
+    close_env(&e);
+}
+
+static uint32_t call1(env *e, const char *name, uint32_t arg) {
+    wasm_val a = i32v(arg);
+    wasm_val res[1];
+    wasm_diag d;
+    res[0].of.i32 = 0xdeadbeef;
+    if (wasm_func_call(e->store, export_func(e->inst, name), &a, 1, res, 1, &d) < 0) return 0xdeadbeef;
+    return res[0].of.i32;
+}
+
+/* The compiler defers local.get and rewrites a producer's destination to the local a
+ * following local.set names; these pin the cases where that must not happen. */
+TEST(values_read_from_a_local_survive_a_later_write_to_that_local) {
+    env e;
+    CHECK_EQ_INT(open_env(&e, peep_wasm, sizeof peep_wasm, NULL, NULL, 0), 0);
+    CHECK_EQ_INT(call1(&e, "old_plus_new", 5), 11);                 /* 5 + 6 */
+    CHECK_EQ_INT(call1(&e, "tee_keeps_old", 3), (uint32_t)(3 - 30)); /* old - new */
+    CHECK_EQ_INT(call1(&e, "block_value", 0), 100);                 /* falls through */
+    CHECK_EQ_INT(call1(&e, "block_value", 1), 7);                   /* br_if with 7 */
+    CHECK_EQ_INT(call1(&e, "loop_sum", 100), 5050);
     close_env(&e);
 }

@@ -3,7 +3,11 @@
 
 For each case, binaryen's translate-to-fuzz (`wasm-opt -ttf`) turns seeded random bytes
 into a valid module using the features the engine supports (MVP + sign extension,
-non-trapping float-to-int, bulk memory, mutable globals, multi-value). The module runs
+non-trapping float-to-int, bulk memory, mutable globals, multi-value); every other case
+also runs binaryen's --fuzz-passes (a random optimisation pipeline chosen from the
+input) for code shapes optimisers produce. (Binaryen 108's reference-types output uses
+typed function references that neither engine accepts, so that feature stays off.)
+The module runs
 in our engine (RUNNER = wasm_diff_runner) and in V8 (run_v8.js); both print a trace of
 every exported function's results, traps and fuzzing-support.log-* calls, which must be
 identical. A call that exhausts the stack on either side ends the comparison of that
@@ -63,7 +67,8 @@ def main():
         wasm = os.path.join(work, "case.wasm")
         with open(src, "wb") as f:
             f.write(data)
-        run(["wasm-opt", "-ttf", src, "-o", wasm] + FEATURES)
+        passes = ["--fuzz-passes"] if case % 2 else []
+        run(["wasm-opt", "-ttf", src, "-o", wasm] + passes + FEATURES)
         ours = run([runner, wasm])
         v8 = run(["node", os.path.join(HERE, "run_v8.js"), wasm])
         status, detail = compare(ours, v8)

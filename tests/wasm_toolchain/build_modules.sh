@@ -7,7 +7,10 @@
 #                                          -mnontrapping-fptoint -mreference-types
 #                                          (memory.copy/fill, trunc_sat, padded LEB128
 #                                          call_indirect table immediates)
-#   rust_unknown.wasm rust_wasi.wasm       rust_kernels.rs, Debian rustc 1.63
+#   c_clang19_O2.wasm                      clang-19 defaults (reference types and
+#                                          multi-value on by default, target_features)
+#   rust_unknown.wasm rust_wasi.wasm       rust_kernels.rs, Debian rustc 1.63 (its lld
+#                                          pads call_indirect type immediates to 5 bytes)
 #   librust_native.so                      rust_kernels.rs for the host (the reference)
 # Fails loudly if a tool is missing: the test cannot be meaningful without them.
 set -euo pipefail
@@ -29,6 +32,7 @@ build_c() { # compiler out flags...
 build_c clang-14 c_clang14_O0.wasm "${cflags[@]}" -O0
 build_c clang-14 c_clang14_O2.wasm "${cflags[@]}"
 build_c clang-16 c_clang16_O2.wasm "${cflags[@]}"
+build_c clang-19 c_clang19_O2.wasm "${cflags[@]}"
 build_c clang-16 c_clang16_features.wasm "${cflags[@]}" -mbulk-memory -msign-ext \
     -mnontrapping-fptoint -mreference-types
 

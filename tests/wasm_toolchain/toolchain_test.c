@@ -3,7 +3,7 @@
  *
  * build_modules.sh (the fixture test wasm_toolchain/real_toolchains_build_the_test_modules)
  * builds kernels.c with clang-14 (-O0, -O2), clang-16 (-O2, and with bulk memory, sign
- * extension, non-trapping float-to-int and reference types) and rust_kernels.rs with
+ * extension, non-trapping float-to-int and reference types), clang-19 (-O2) and rust_kernels.rs with
  * Debian's rustc for wasm32-unknown-unknown, wasm32-wasi and natively. The C kernels
  * are also linked into this executable; the native Rust build is dlopen'ed. Every
  * exported kernel is called with the same arguments on both sides and the results
@@ -263,7 +263,8 @@ static uint64_t raw_f32(float x) {
 /* ---- C modules ---- */
 
 static const char *const c_modules[] = {"c_clang14_O0.wasm", "c_clang14_O2.wasm",
-                                        "c_clang16_O2.wasm", "c_clang16_features.wasm"};
+                                        "c_clang16_O2.wasm", "c_clang16_features.wasm",
+                                        "c_clang19_O2.wasm"};
 
 static void check_c_module(const char *module_name) {
     loaded l;
@@ -416,6 +417,10 @@ static void check_rust_module(const char *module_name, bool wasi) {
     }
     unload(&l);
     dlclose(nat.so);
+}
+
+TEST(clang19_O2_module_computes_what_native_code_computes) {
+    check_c_module(c_modules[4]);
 }
 
 TEST(rust_wasm32_unknown_unknown_module_computes_what_native_rust_computes) {
