@@ -79,5 +79,10 @@ const char *test_source_dir(void);
 void test_tmpdir(char out[256]);
 /* rm -rf path; ignores errors. */
 void test_rmrf(const char *path);
+/* The whole file at path (wasm modules, fixtures), or NULL if it cannot be opened
+ * or read. *len is its size. The caller frees the bytes with free() (not mem_free:
+ * test data, not a module's memory). One spare NUL byte follows the data, so a
+ * text file can be used as a C string. */
+unsigned char *test_read_file(const char *path, size_t *len);
 
 #endif

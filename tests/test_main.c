@@ -93,6 +93,36 @@ void test_rmrf(const char *path) {
     }
 }
 
+unsigned char *test_read_file(const char *path, size_t *len) {
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *p = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+    for (;;) {
+        if (cap - n < 65536) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            unsigned char *np = realloc(p, ncap + 1);
+            if (!np) goto fail;
+            p = np;
+            cap = ncap;
+        }
+        size_t r = fread(p + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (ferror(f)) goto fail;
+    fclose(f);
+    p[n] = '\0';
+    *len = n;
+    return p;
+fail:
+    free(p);
+    fclose(f);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     int passed = 0, failed = 0, skipped = 0;

@@ -45,8 +45,10 @@ static void rmrf(const char *p) {
 
 static uint64_t du_store(const char *dir) {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "du -sb --exclude=wal --exclude=LOCK '%s/seg' '%s/series.log' | "
-             "awk '{s+=$1} END {print s}'", dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "du -sb --exclude=wal --exclude=LOCK '%s/seg' '%s/series.log' | "
+             "awk '{s+=$1} END {print s}'",
+             dir, dir);
     FILE *p = popen(cmd, "r");
     unsigned long long n = 0;
     if (p) {
@@ -92,7 +94,8 @@ typedef struct series_data {
 
 static uint32_t load_nab(const char *shared, series_data *out, uint32_t max) {
     const char *dirs[] = {"artificialWithAnomaly", "realAWSCloudwatch", "realAdExchange",
-                          "realKnownCause", "realTraffic", "realTweets", "artificialNoAnomaly"};
+                          "realKnownCause",        "realTraffic",       "realTweets",
+                          "artificialNoAnomaly"};
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char p[600];
@@ -207,8 +210,8 @@ static void bench_nab(const char *shared, bool per_file) {
     printf("NAB: %u series, %llu points: append %.2f M points/s per CPU-second (%.2f M/s wall); "
            "%.3f bytes/point on disk (segments + index + series log, %llu bytes)\n",
            nf, (unsigned long long)total, (double)total / ((double)c_write / 1e9) / 1e6,
-           (double)total / ((double)t_write / 1e9) / 1e6,
-           (double)bytes / (double)total, (unsigned long long)bytes);
+           (double)total / ((double)t_write / 1e9) / 1e6, (double)bytes / (double)total,
+           (unsigned long long)bytes);
     if (per_file) {
         for (uint32_t f = 0; f < nf; f++)
             printf("  %-60s %6u points %.3f bytes/point\n", files[f].tag, files[f].n,
@@ -241,10 +244,9 @@ static void bench_tsbs(uint32_t intervals, bool floats) {
     snprintf(dir, sizeof dir, "%s/bench-tsbs-%d", tmp_root, (int)getpid());
     rmrf(dir);
     storage *st = open_store(dir, 256ull << 20);
-    static const char *metrics[METRICS] = {"usage_user", "usage_system", "usage_idle",
-                                           "usage_nice", "usage_iowait", "usage_irq",
-                                           "usage_softirq", "usage_steal", "usage_guest",
-                                           "usage_guest_nice"};
+    static const char *metrics[METRICS] = {
+        "usage_user", "usage_system",  "usage_idle",  "usage_nice",  "usage_iowait",
+        "usage_irq",  "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"};
     /* Keys are built once; the timed part is storage_write of full batches. */
     uint32_t nseries = HOSTS * METRICS;
     buf *keys = malloc(nseries * sizeof(buf));
@@ -294,11 +296,12 @@ static void bench_tsbs(uint32_t intervals, bool floats) {
     uint64_t bytes = du_store(dir);
     printf("TSBS-like %s: %u series x %u intervals = %llu points: append %.2f M points/s per "
            "CPU-second (%.2f M/s wall); %.3f bytes/point on disk (%llu bytes)\n",
-           floats ? "float (2 decimals)" : "integer", nseries, intervals,
-           (unsigned long long)total, (double)total / ((double)c_write / 1e9) / 1e6,
-           (double)total / ((double)t_write / 1e9) / 1e6,
-           (double)bytes / (double)total, (unsigned long long)bytes);
-    for (uint32_t s = 0; s < nseries; s++) buf_free(&keys[s]);
+           floats ? "float (2 decimals)" : "integer", nseries, intervals, (unsigned long long)total,
+           (double)total / ((double)c_write / 1e9) / 1e6,
+           (double)total / ((double)t_write / 1e9) / 1e6, (double)bytes / (double)total,
+           (unsigned long long)bytes);
+    for (uint32_t s = 0; s < nseries; s++)
+        buf_free(&keys[s]);
     free(keys);
     free(state);
     point_batch_free(&b);
@@ -440,12 +443,18 @@ int main(int argc, char **argv) {
     uint32_t intervals = 250;
     bool per_file = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--shared") && i + 1 < argc) shared = argv[++i];
-        else if (!strcmp(argv[i], "--tmp") && i + 1 < argc) snprintf(tmp_root, sizeof tmp_root, "%s", argv[++i]);
-        else if (!strcmp(argv[i], "--intervals") && i + 1 < argc) intervals = (uint32_t)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--per-file")) per_file = true;
+        if (!strcmp(argv[i], "--shared") && i + 1 < argc)
+            shared = argv[++i];
+        else if (!strcmp(argv[i], "--tmp") && i + 1 < argc)
+            snprintf(tmp_root, sizeof tmp_root, "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--intervals") && i + 1 < argc)
+            intervals = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--per-file"))
+            per_file = true;
         else {
-            fprintf(stderr, "usage: bench_storage [--shared DIR] [--tmp DIR] [--intervals N] [--per-file]\n");
+            fprintf(
+                stderr,
+                "usage: bench_storage [--shared DIR] [--tmp DIR] [--intervals N] [--per-file]\n");
             return 2;
         }
     }

@@ -20,9 +20,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +56,8 @@ static int free_port(void) {
 
 static int tcp_connect(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         if (fd >= 0) close(fd);
@@ -98,7 +99,8 @@ static int ws_open(int port) {
     int n = snprintf(req, sizeof(req),
                      "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n", port);
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     port);
     if (write_all(fd, req, (size_t)n) < 0) return -1;
     char resp[1024];
     size_t got = 0;
@@ -129,7 +131,8 @@ static int ws_send_point(int fd, int64_t ts, double v) {
     fr[0] = 0x82;
     fr[1] = (uint8_t)(0x80 | n);
     memcpy(fr + 2, mask, 4);
-    for (size_t i = 0; i < n; i++) fr[6 + i] = pl[i] ^ mask[i & 3];
+    for (size_t i = 0; i < n; i++)
+        fr[6 + i] = pl[i] ^ mask[i & 3];
     return write_all(fd, fr, 6 + n);
 }
 
@@ -149,7 +152,8 @@ static int ws_read_text(int fd, int timeout_ms, char *out, size_t cap) {
             uint8_t e[8];
             if (read_all(fd, e, 8) < 0) return -1;
             len = 0;
-            for (int i = 0; i < 8; i++) len = len << 8 | e[i];
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | e[i];
         }
         char tmp[4096];
         if (len >= sizeof(tmp)) return -1;
@@ -169,7 +173,7 @@ static int ws_read_text(int fd, int timeout_ms, char *out, size_t cap) {
 
 typedef struct loadgen {
     int port;
-    double rate;          /* points per second */
+    double rate; /* points per second */
     atomic_bool stop;
     uint64_t points_sent; /* when stopped */
     double seconds;       /* how long it ran */
@@ -231,10 +235,14 @@ int main(int argc, char **argv) {
     int samples = 2000;
     double rate = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--slung")) slung = argv[i + 1];
-        else if (!strcmp(argv[i], "--wasm")) wasm = argv[i + 1];
-        else if (!strcmp(argv[i], "--rate")) rate = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--samples")) samples = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--slung"))
+            slung = argv[i + 1];
+        else if (!strcmp(argv[i], "--wasm"))
+            wasm = argv[i + 1];
+        else if (!strcmp(argv[i], "--rate"))
+            rate = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--samples"))
+            samples = atoi(argv[i + 1]);
     }
     if (!slung || !wasm || samples < 10) {
         fprintf(stderr, "usage: bench_wf_latency --slung PATH --wasm WASM [--rate POINTS_PER_S] "

@@ -33,12 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = (size - 1) / 16;
     if (n == 0) return 0;
     if (n > STORAGE_BLOCK_POINTS_MAX) n = STORAGE_BLOCK_POINTS_MAX;
-    for (size_t i = 0; i < n; i++) memcpy(&ts[i], data + 1 + 16 * i, 8);
+    for (size_t i = 0; i < n; i++)
+        memcpy(&ts[i], data + 1 + 16 * i, 8);
     qsort(ts, n, sizeof ts[0], cmp_i64);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (k == 0 || ts[i] != ts[k - 1]) ts[k++] = ts[i];
-    for (size_t i = 0; i < k; i++) memcpy(&v[i], data + 1 + 16 * i + 8, 8);
+    for (size_t i = 0; i < k; i++)
+        memcpy(&v[i], data + 1 + 16 * i + 8, 8);
     size_t len;
     if (codec_encode(ts, v, (uint32_t)k, enc, sizeof enc, &len) != 0) abort();
     if (codec_decode(enc, len, (uint32_t)k, ts2, v2) != 0) abort();

@@ -19,10 +19,21 @@ static int on_frame(uint64_t seq, uint32_t count, const uint8_t *ids, const uint
     return 0;
 }
 
+static char dir[256], path[320], last[320];
+
+/* libFuzzer ends with exit(): leave no scratch files behind. */
+static void cleanup(void) {
+    char p[320];
+    if (last[0]) unlink(last);
+    snprintf(p, sizeof p, "%s/wal", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char dir[256], path[320];
     if (!dir[0]) {
+        atexit(cleanup);
         log_set_level(LOG_OFF);
         snprintf(dir, sizeof dir, "/tmp/fuzz-wal-%d", (int)getpid());
         mkdir(dir, 0755);
@@ -31,7 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     /* Name the file after the first seq its header claims, as the writer does, so
      * inputs get past the name check to the frames. */
-    static char last[320];
     uint64_t first = size >= 16 ? sl_load_u64le(data + 8) : 1;
     if (last[0]) unlink(last);
     snprintf(path, sizeof path, "%s/wal/%016llx.wal", dir, (unsigned long long)first);

@@ -6,6 +6,8 @@
 
 #include "base/buf.h"
 
+#include <stdbool.h>
+
 typedef int (*cli_cmd_fn)(int argc, char **argv); /* argv[0] is the command name */
 
 void cli_register(const char *name, const char *summary, cli_cmd_fn fn);
@@ -24,5 +26,15 @@ const char *cli_server_url(int *argc, char **argv);
  * refused, timeout, malformed response) with a message in err (160 bytes). */
 int cli_http_request(const char *method, const char *url, const void *body, size_t body_len,
                      int *status, buf *body_out, char err[160]);
+
+/* Exit statuses shared by the commands that read from a running server. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_REFUSED = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_UNREACHABLE = 3 };
+
+/* GET server + path (path starts with '/', already percent-encoded; trailing '/' of
+ * server dropped) and print a 200 answer's body on stdout, with a newline after it
+ * when newline is true. Other statuses print "slung <cmd>: HTTP <status>: <body>" and
+ * unreachable servers "slung <cmd>: <server>: <why>" on stderr. Returns CLI_EXIT_OK,
+ * CLI_EXIT_REFUSED (status != 200) or CLI_EXIT_UNREACHABLE. */
+int cli_get_print(const char *cmd, const char *server, const char *path, bool newline);
 
 #endif

@@ -1,5 +1,6 @@
-/* cli_http.c - the CLI's small blocking HTTP/1.1 client (cli_http_request) and the
- * choice of server address (cli_server_url).
+/* cli_http.c - the CLI's small blocking HTTP/1.1 client (cli_http_request), the
+ * choice of server address (cli_server_url), and the GET-and-print step that the
+ * read-only client commands share (cli_get_print).
  *
  * One request per TCP connection ("Connection: close"): connect with a timeout, write
  * the request, read until the response is complete. The response is parsed by Debian's
@@ -325,4 +326,33 @@ int cli_http_request(const char *method, const char *url, const void *body, size
 done:
     close(fd);
     return rc;
+}
+
+int cli_get_print(const char *cmd, const char *server, const char *path, bool newline) {
+    buf url;
+    buf_init(&url, MEM_MISC, 0);
+    buf_puts(&url, server);
+    while (url.len > 0 && url.p[url.len - 1] == '/')
+        url.len--;
+    buf_puts(&url, path);
+    buf body;
+    buf_init(&body, MEM_MISC, 0);
+    int status = 0;
+    char err[160] = "";
+    int rc = buf_failed(&url) ? -ENOMEM : 0;
+    if (rc == 0) rc = cli_http_request("GET", buf_cstr(&url), NULL, 0, &status, &body, err);
+    int exit_code = CLI_EXIT_OK;
+    if (rc < 0) {
+        fprintf(stderr, "slung %s: %s: %s\n", cmd, server, err[0] ? err : sl_strerror(rc));
+        exit_code = CLI_EXIT_UNREACHABLE;
+    } else if (status != 200) {
+        fprintf(stderr, "slung %s: HTTP %d: %s\n", cmd, status, buf_cstr(&body));
+        exit_code = CLI_EXIT_REFUSED;
+    } else {
+        fwrite(body.p, 1, body.len, stdout);
+        if (newline) fputc('\n', stdout);
+    }
+    buf_free(&body);
+    buf_free(&url);
+    return exit_code;
 }

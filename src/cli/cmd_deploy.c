@@ -83,7 +83,8 @@ static int cmd_deploy(int argc, char **argv) {
     buf url;
     buf_init(&url, MEM_MISC, 0);
     buf_puts(&url, server);
-    while (url.len > 0 && url.p[url.len - 1] == '/') url.len--;
+    while (url.len > 0 && url.p[url.len - 1] == '/')
+        url.len--;
     buf_puts(&url, "/workflows/");
     buf_puts(&url, name); /* the server checks the name: [A-Za-z0-9_.-] needs no escaping */
     buf body;

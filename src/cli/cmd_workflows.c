@@ -23,7 +23,8 @@ static int cmd_workflows(int argc, char **argv) {
     buf url;
     buf_init(&url, MEM_MISC, 0);
     buf_puts(&url, server);
-    while (url.len > 0 && url.p[url.len - 1] == '/') url.len--;
+    while (url.len > 0 && url.p[url.len - 1] == '/')
+        url.len--;
     buf_puts(&url, "/workflows");
     buf body;
     buf_init(&body, MEM_MISC, 0);

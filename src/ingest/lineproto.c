@@ -325,7 +325,8 @@ static void lp_skip_spaces(lp_line *l) {
  * buffer is reserved for the line's unescaped bytes first, so views stay valid. */
 static int lp_parse_line(lineproto_parser *lp, lp_line *l, uint32_t line_off, sl_diag *d) {
     buf_reset(&lp->text);
-    if (!buf_reserve(&lp->text, (size_t)l->len + 1)) return -ENOMEM;
+    if (!buf_reserve(&lp->text, (size_t)l->len + 1))
+        return sl_diag_set(d, -ENOMEM, line_off, "line %u: out of memory", l->lineno);
     lp_fields *fields = lp->fields;
     l->tag_count = 0;
     l->field_count = 0;

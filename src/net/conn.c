@@ -66,6 +66,22 @@ void conn__maybe_resume(conn *c) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
 }
 
+bool conn__input_take(conn *c, size_t n) {
+    net *ne = c->n;
+    if (n > ne->opts.input_bytes_max - SL_MIN(ne->input_bytes, ne->opts.input_bytes_max))
+        return false;
+    ne->input_bytes += n;
+    c->input_held += n;
+    return true;
+}
+
+void conn__input_give(conn *c, size_t n) {
+    SL_ASSERT(n <= c->input_held);
+    SL_ASSERT(n <= c->n->input_bytes);
+    c->input_held -= n;
+    c->n->input_bytes -= n;
+}
+
 static void on_closed(uv_handle_t *h) {
     conn *c = h->data;
     net *n = c->n;
@@ -77,6 +93,9 @@ static void on_closed(uv_handle_t *h) {
     if (c->next) c->next->prev = c->prev;
     http__free(c);
     ws__free(c);
+    /* Both gave back what they held; checked in debug builds, repaired in release. */
+    SL_DEBUG_ASSERT(c->input_held == 0);
+    if (c->input_held) conn__input_give(c, c->input_held);
     buf_free(&c->out);
     buf_free(&c->inflight);
     mem_free(MEM_NET, c);
@@ -173,6 +192,33 @@ void conn__output_added(conn *c) {
     }
 }
 
+static void reject_accept(net *n);
+
+static void on_reject_closed(uv_handle_t *h) {
+    net *n = h->data;
+    n->reject_busy = false;
+    if (n->reject_pending && !uv_is_closing((uv_handle_t *)&n->listener)) {
+        n->reject_pending = false;
+        reject_accept(n);
+    }
+}
+
+/* Accepts the waiting connection into n->reject and closes it at once. libuv stops
+ * watching the listener while a connection is left un-accepted, so skipping the
+ * accept would stop the server taking any connection ever again. */
+static void reject_accept(net *n) {
+    if (n->reject_busy) { /* the previous one is still closing: accept when it is done */
+        n->reject_pending = true;
+        return;
+    }
+    uv_tcp_init(&n->loop, &n->reject);
+    n->reject.data = n;
+    n->reject_busy = true;
+    (void)uv_accept((uv_stream_t *)&n->listener, (uv_stream_t *)&n->reject);
+    atomic_fetch_add_explicit(&n->st_refused, 1, memory_order_relaxed);
+    uv_close((uv_handle_t *)&n->reject, on_reject_closed);
+}
+
 void conn__on_connection(uv_stream_t *server, int status) {
     net *n = server->data;
     if (status < 0) {
@@ -181,8 +227,8 @@ void conn__on_connection(uv_stream_t *server, int status) {
     }
     conn *c = mem_calloc(MEM_NET, 1, sizeof(*c));
     if (!c) {
-        /* Accept into a throwaway handle so the backlog does not fill up. */
-        log_warn("net", "out of memory accepting a connection");
+        log_warn("net", "out of memory accepting a connection: closing it");
+        reject_accept(n);
         return;
     }
     c->n = n;

@@ -7,7 +7,8 @@
  *   (2) answers leave in request order: while an offloaded (ROUTE_OFFLOAD) request
  *   runs on the threadpool, the parser is paused, reading stops, and unparsed
  *   bytes wait in c->stash; (3) only GET with Upgrade: websocket, Connection:
- *   upgrade, a 16-byte Sec-WebSocket-Key and version 13 is upgraded.
+ *   upgrade, a 16-byte Sec-WebSocket-Key and version 13 is upgraded; (4) once an
+ *   answer that closes the connection is queued, no later request is parsed or read.
  * Threads: loop thread; offloaded handlers run on a libuv worker thread with their
  *   own copy of the request. See ws.c for what follows an upgrade. */
 #include "net/net_internal.h"
@@ -90,13 +91,17 @@ static void write_answer(conn *c, int status, const char *content_type, const ui
                          size_t len, bool keep_alive) {
     if (c->state == CONN_CLOSING) return;
     bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
+    /* RFC 9110 §9.3.2: an answer to HEAD has the head of the GET answer (its
+     * Content-Length included) and no content; bytes after it would be taken for the
+     * next answer on the connection. */
+    bool head = c->http && c->http->hp.method == HTTP_HEAD;
     buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
     if (!no_body)
         buf_printf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
                    content_type ? content_type : "application/json", len);
     buf_puts(&c->out, keep_alive ? "" : "Connection: close\r\n");
     buf_puts(&c->out, "\r\n");
-    if (!no_body) buf_append(&c->out, body, len);
+    if (!no_body && !head) buf_append(&c->out, body, len);
     if (!keep_alive) c->close_after_write = true;
     conn__output_added(c);
 }
@@ -121,6 +126,7 @@ static int on_message_begin(http_parser *hp) {
     conn *c = hp->data;
     http_state *h = c->http;
     buf_reset(&h->url);
+    conn__input_give(c, h->body.len);
     buf_reset(&h->body);
     h->head_bytes = 0;
     h->field_len = 0;
@@ -204,8 +210,15 @@ static int on_body(http_parser *hp, const char *at, size_t len) {
         write_error(c, 413, "request body is larger than --http-body-bytes-max");
         return 1;
     }
+    if (!conn__input_take(c, len)) { /* NET_INPUT_BYTES_MAX: all connections together */
+        write_error(c, 503, "the server holds too many request bodies now; retry later");
+        return 1;
+    }
+    size_t before = h->body.len;
     buf_append(&h->body, at, len);
     if (buf_failed(&h->body)) {
+        conn__input_give(c, len);
+        h->body.len = before;
         write_error(c, 503, "out of memory reading the request body");
         return 1;
     }
@@ -220,6 +233,12 @@ static int on_message_complete(http_parser *hp) {
     if (hp->upgrade) return 0; /* http_parser stops right after; see http__feed */
     dispatch(c);
     if (c->paused_http) http_parser_pause(hp, 1);
+    if (c->close_after_write) {
+        /* RFC 9112 §9.6: nothing after a request answered with "Connection: close"
+         * is processed; stop parsing and reading (http__feed drops the rest). */
+        http_parser_pause(hp, 1);
+        conn__pause(c);
+    }
     return 0;
 }
 
@@ -242,8 +261,10 @@ static bool split_target(const char *url, size_t len, char *path_out, char *quer
     size_t plen = q ? (size_t)(q - url) : len;
     const char *hash = memchr(url, '#', len);
     if (hash && (!q || hash < q)) plen = (size_t)(hash - url);
-    route__pct_decode(url, plen, path_out, plen + 1, false);
-    if (strlen(path_out) != plen && memchr(path_out, '\0', plen)) return false;
+    /* Escapes make the decoded path shorter than plen; only an escaped NUL ("%00")
+     * makes it shorter than its own decoded length, and handlers take C strings. */
+    size_t decoded = route__pct_decode(url, plen, path_out, plen + 1, false);
+    if (strlen(path_out) != decoded) return false;
     size_t qlen = 0;
     if (q) {
         const char *qend = memchr(q, '#', len - (size_t)(q - url));
@@ -265,6 +286,7 @@ typedef struct offload {
     char *path;     /* owned */
     char *query;    /* owned */
     buf body;       /* taken from the connection */
+    size_t input;   /* body bytes still counted in n->input_bytes (given back when done) */
     http_resp resp; /* filled by the handler */
 } offload;
 
@@ -281,6 +303,8 @@ static void offload_run(uv_work_t *w) {
 
 static void offload_done(uv_work_t *w, int status) {
     offload *o = w->data;
+    SL_ASSERT(o->input <= o->n->input_bytes);
+    o->n->input_bytes -= o->input;
     conn *c = conn__find(o->n, o->conn_id);
     if (c && c->state == CONN_HTTP) {
         if (status < 0 || buf_failed(&o->resp.body)) {
@@ -343,11 +367,15 @@ static void dispatch(conn *c) {
         path = query = NULL;
         o->body = h->body; /* take the body; the connection gets a fresh one */
         buf_init(&h->body, MEM_NET, 0);
+        /* The count moves with the body: offload_done gives it back. */
+        o->input = o->body.len;
+        c->input_held -= o->input;
         o->resp.status = 200;
         o->resp.content_type = "application/json";
         buf_init(&o->resp.body, MEM_NET, 0);
         o->work.data = o;
         if (uv_queue_work(&n->loop, &o->work, offload_run, offload_done) < 0) {
+            n->input_bytes -= o->input;
             buf_free(&o->body);
             buf_free(&o->resp.body);
             mem_free(MEM_NET, o->path);
@@ -379,6 +407,9 @@ static void dispatch(conn *c) {
 out:
     mem_free(MEM_NET, path);
     mem_free(MEM_NET, query);
+    /* The handler is done with the body (an offloaded one was moved away above). */
+    conn__input_give(c, h->body.len);
+    buf_reset(&h->body);
     if (h->body.cap > 65536) buf_free(&h->body);
 }
 
@@ -496,6 +527,7 @@ int http__feed(conn *c, const uint8_t *p, size_t n) {
     if (c->state != CONN_HTTP) return 0;
     enum http_errno e = HTTP_PARSER_ERRNO(&h->hp);
     if (e == HPE_PAUSED) { /* an offloaded request: keep the rest for later */
+        if (c->close_after_write) return 0; /* the answer closes: nothing more is read */
         buf_append(&c->stash, p + used, n - used);
         return buf_failed(&c->stash) ? -ENOMEM : 0;
     }
@@ -526,6 +558,7 @@ int http__feed(conn *c, const uint8_t *p, size_t n) {
 
 void http__resume(conn *c) {
     if (!c->http || c->state != CONN_HTTP) return;
+    if (c->close_after_write) return; /* the answer closes: what follows is not served */
     http_parser_pause(&c->http->hp, 0);
     if (c->stash.len > c->stash_off) {
         /* Feed what arrived behind the offloaded request; may pause again. */
@@ -545,6 +578,7 @@ void http__resume(conn *c) {
 
 void http__free(conn *c) {
     if (!c->http) return;
+    conn__input_give(c, c->http->body.len);
     buf_free(&c->http->url);
     buf_free(&c->http->body);
     mem_free(MEM_NET, c->http);

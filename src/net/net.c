@@ -145,6 +145,8 @@ int net_new(const net_opts *opts, net **out, sl_diag *d) {
     n->opts.send_queue_bytes_max =
         pick(opts->send_queue_bytes_max, NET_SEND_QUEUE_BYTES_MAX_DEFAULT,
              NET_SEND_QUEUE_BYTES_MAX_CEILING);
+    n->opts.input_bytes_max =
+        pick(opts->input_bytes_max, NET_INPUT_BYTES_MAX_DEFAULT, NET_INPUT_BYTES_MAX_CEILING);
     n->next_id = 1;
     int rc;
     uint32_t cap = 16;

@@ -57,6 +57,16 @@
  * connections together. Past it net_send_text says SL_ELIMIT. */
 #define NET_POSTED_BYTES_MAX (64u << 20)
 
+/* Input held by all connections together: request bodies being read (and those
+ * waiting for or on a worker thread) plus WebSocket messages being reassembled.
+ * The per-connection limits alone allow --connections-max times them (10,000 x
+ * 16 MiB bodies); past this a body gets 503 and close, and a message is discarded
+ * and reported as too big (connection kept), as if it were over its own limit.
+ * Ceiling keeps the count in u32 options. */
+#define NET_INPUT_BYTES_MAX_DEFAULT (256u << 20)
+#define NET_INPUT_BYTES_MAX_CEILING (2048u << 20)
+static_assert(NET_INPUT_BYTES_MAX_DEFAULT <= NET_INPUT_BYTES_MAX_CEILING, "default > ceiling");
+
 /* A connection that has sent nothing complete for this long while still in HTTP
  * (no upgrade, no full request) is closed: bounds slow-loris half-requests. */
 #define NET_HTTP_IDLE_TIMEOUT_MS 30000u
@@ -103,6 +113,7 @@ typedef struct net_opts {
     uint32_t frame_bytes_max;      /* WebSocket message; 0 = default */
     uint32_t http_body_bytes_max;  /* 0 = default */
     uint32_t send_queue_bytes_max; /* 0 = default */
+    uint32_t input_bytes_max;      /* NET_INPUT_BYTES_MAX_*; 0 = default */
     const router *router;          /* borrowed; must outlive the net */
     net_ws_handler ws;             /* on_message NULL = WebSocket upgrades refused */
 } net_opts;
@@ -112,7 +123,7 @@ typedef struct net_stats {
     uint64_t connections_open;    /* TCP connections now */
     uint64_t websockets_open;     /* of which upgraded */
     uint64_t connections_total;   /* accepted since start */
-    uint64_t connections_refused; /* closed at once: over connections_max */
+    uint64_t connections_refused; /* closed at once: over connections_max or out of memory */
     uint64_t http_requests;       /* requests dispatched */
     uint64_t http_bad_requests;   /* malformed or over a limit */
     uint64_t ws_messages_in;      /* whole messages delivered */

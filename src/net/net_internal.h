@@ -78,6 +78,7 @@ typedef struct conn {
     struct conn *prev; /* all connections, for shutdown and the idle sweep */
     struct conn *next;
     uint64_t last_input_ms; /* uv_now at the last read (HTTP idle timeout) */
+    size_t input_held;      /* bytes of http body + msg counted in n->input_bytes */
     /* HTTP */
     http_state *http; /* parser + request in progress; NULL once upgraded */
     /* WebSocket */
@@ -141,6 +142,9 @@ struct net {
     uv_tcp_t listener;     /* the listening socket */
     uv_async_t wake;       /* other threads -> loop: posts and stop */
     uv_timer_t sweep;      /* idle-HTTP sweep, once a second */
+    uv_tcp_t reject;       /* accepts and closes a connection we have no memory for */
+    bool reject_busy;      /* reject is closing (uv_close not yet called back) */
+    bool reject_pending;   /* another connection waits for reject to be free */
     uint16_t port;         /* bound port */
     uint8_t *rbuf;         /* [NET_READ_BYTES] shared read buffer */
     bool rbuf_busy;        /* handed to libuv and not yet returned */
@@ -148,6 +152,7 @@ struct net {
     ws_slot *ws_pool;      /* idle wslay contexts (loop thread), at most NET_WS_CTX_POOL */
     uint32_t ws_pool_n;    /* how many */
     uint64_t next_id;      /* next connection id (loop thread) */
+    uint64_t input_bytes;  /* loop thread: input held, <= opts.input_bytes_max (net.h) */
     _Atomic bool stopping; /* set by net_stop (any thread): shutting down */
     /* guarded by mu */
     pthread_mutex_t mu;
@@ -188,6 +193,10 @@ void conn__output_added(conn *c);      /* start a write if needed; apply send-qu
 void conn__pause(conn *c);             /* uv_read_stop if reading */
 void conn__maybe_resume(conn *c);      /* restart reading once nothing pauses it */
 void conn__on_connection(uv_stream_t *server, int status);
+/* NET_INPUT_BYTES_MAX accounting (loop thread). take: false (nothing counted) if n
+ * more bytes would pass opts.input_bytes_max; give: those bytes were released. */
+bool conn__input_take(conn *c, size_t n);
+void conn__input_give(conn *c, size_t n);
 
 /* http.c */
 int http__feed(conn *c, const uint8_t *p, size_t n); /* <0: close the connection */

@@ -103,7 +103,9 @@ int route_query_param(const char *query, const char *name, char *out, size_t cap
                 const char *v = eq ? eq + 1 : p + len;
                 size_t vlen = (size_t)(p + len - v);
                 size_t need = route__pct_decode(v, vlen, out, cap, true);
-                return need >= cap ? SL_ELIMIT : 1;
+                if (need >= cap) return SL_ELIMIT;
+                /* "%00": callers take a C string, which would silently end early. */
+                return strlen(out) != need ? SL_EINVAL : 1;
             }
         }
         p += len;

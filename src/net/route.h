@@ -39,7 +39,8 @@ typedef struct router router;
 int route_add(router *r, const char *method, const char *path, unsigned flags, http_handler fn,
               void *arg);
 /* Decoded value of name in a query string ("q=AVG%3Acpu" -> "AVG:cpu") into out;
- * 1 found, 0 absent, SL_ELIMIT if longer than cap-1. */
+ * 1 found, 0 absent, SL_ELIMIT if longer than cap-1, SL_EINVAL if the value holds
+ * an encoded NUL byte ("%00"). */
 int route_query_param(const char *query, const char *name, char *out, size_t cap);
 
 /* Convenience for handlers: status + {"error":"<msg>"} JSON body. */

@@ -264,6 +264,7 @@ static void on_message_end(conn *c) {
     } else {
         deliver(c, c->msg_op, c->msg.p, c->msg.len);
     }
+    conn__input_give(c, c->msg.len);
     if (c->msg.cap > WS_MSG_KEEP_BYTES) buf_free(&c->msg);
     buf_reset(&c->msg);
     c->msg_bytes = 0;
@@ -306,6 +307,7 @@ static void ws_chunk(conn *c, const struct wslay_frame_iocb *io) {
             c->msg_op = op;
             c->msg_bytes = 0;
             c->msg_too_big = false;
+            conn__input_give(c, c->msg.len);
             buf_reset(&c->msg);
         } else {
             {
@@ -329,14 +331,19 @@ static void ws_chunk(conn *c, const struct wslay_frame_iocb *io) {
         c->ctl_len = (uint8_t)(c->ctl_len + n);
     } else if (n) {
         c->msg_bytes += n;
-        if (!c->msg_too_big && c->msg.len + n > c->n->opts.frame_bytes_max) {
+        /* Over this message's limit, or over what all connections may hold together
+         * (NET_INPUT_BYTES_MAX): read through and discarded, reported as too big. */
+        if (!c->msg_too_big && (c->msg.len + n > c->n->opts.frame_bytes_max ||
+                                !conn__input_take(c, n))) {
             c->msg_too_big = true;
+            conn__input_give(c, c->msg.len);
             buf_free(&c->msg);
         }
         if (!c->msg_too_big) {
             buf_append(&c->msg, io->data, n);
             if (buf_failed(&c->msg)) { /* out of memory: treat as a message we cannot take */
                 c->msg_too_big = true;
+                conn__input_give(c, c->msg.len + n); /* len did not grow: n was taken too */
                 buf_free(&c->msg);
             }
         }
@@ -460,6 +467,7 @@ void ws__shutdown(conn *c) {
 void ws__free(conn *c) {
     if (c->ws) ctx_put(c->n, c->ws, false); /* may hold part of a frame: not reused */
     c->ws = NULL;
+    conn__input_give(c, c->msg.len);
     buf_free(&c->msg);
     buf_free(&c->held);
     buf_free(&c->stash);

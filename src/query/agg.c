@@ -1,7 +1,9 @@
 /* agg.c - the value of an aggregate, and the bounded sample behind percentiles.
  *
  * Values come from a storage_agg summary (count, sum, sum of squares, min, max,
- * first, last), which merges, so blocks, panes and series combine in any order.
+ * first, last), which merges, so blocks, panes and series combine in any order;
+ * summaries start and merge with storage's own storage_agg_init/merge (storage.h),
+ * so live and historical answers share one definition; qagg__add is ours (below).
  * STDDEV is the population standard deviation, sqrt(E[x^2] - E[x]^2) clamped at 0.
  * Percentiles are approximate past QAGG_SAMPLE_MAX points: a uniform reservoir
  * sample (algorithm R) with a fixed seed, nearest-rank on the sorted sample; exact
@@ -14,18 +16,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-void qagg__init(storage_agg *a) {
-    a->count = 0;
-    a->sum = 0;
-    a->sum_sq = 0;
-    a->min = INFINITY;
-    a->max = -INFINITY;
-    a->first_ts = INT64_MAX;
-    a->first = NAN;
-    a->last_ts = INT64_MIN;
-    a->last = NAN;
-}
-
+/* Not storage_agg_add: that one compares ts_ns with the empty summary's first_ts
+ * (INT64_MAX), so the first point of a summary at ts INT64_MAX is not taken as its
+ * FIRST (tests/query/live_test.c first_and_last_of_a_point_at_the_end_of_time...).
+ * The count == 1 tests make the first point set both ends. */
 void qagg__add(storage_agg *a, int64_t ts_ns, double v) {
     a->count++;
     a->sum += v;
@@ -40,27 +34,6 @@ void qagg__add(storage_agg *a, int64_t ts_ns, double v) {
     if (a->count == 1 || ts_ns >= a->last_ts) {
         a->last_ts = ts_ns;
         a->last = v;
-    }
-}
-
-void qagg__merge(storage_agg *into, const storage_agg *from) {
-    if (from->count == 0) return;
-    if (into->count == 0) {
-        *into = *from;
-        return;
-    }
-    into->count += from->count;
-    into->sum += from->sum;
-    into->sum_sq += from->sum_sq;
-    if (from->min < into->min || isnan(into->min)) into->min = from->min;
-    if (from->max > into->max || isnan(into->max)) into->max = from->max;
-    if (from->first_ts < into->first_ts) {
-        into->first_ts = from->first_ts;
-        into->first = from->first;
-    }
-    if (from->last_ts >= into->last_ts) {
-        into->last_ts = from->last_ts;
-        into->last = from->last;
     }
 }
 

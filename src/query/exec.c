@@ -163,7 +163,7 @@ static int run_group(qexec *x, const series_set *set, const query_limits *lim, q
         goto done;
     }
     for (uint32_t i = 0; i < n; i++)
-        qagg__init(&f.aggs[i]);
+        storage_agg_init(&f.aggs[i]);
     for (uint32_t s = 0; s < set->count; s++) {
         if ((uint64_t)n * set->count <= QUERY_GROUP_SUMMARY_CALLS_MAX) {
             /* Few buckets: one storage_aggregate per bucket uses block summaries. */
@@ -183,12 +183,12 @@ static int run_group(qexec *x, const series_set *set, const query_limits *lim, q
         }
     }
     storage_agg total;
-    qagg__init(&total);
+    storage_agg_init(&total);
     for (uint32_t i = 0; i < n; i++) {
         out->bucket_start_ns[i] = mul_sat(b0 + (int64_t)i, q->bucket_ns);
         out->bucket_value[i] = qagg__value(q, &f.aggs[i]);
         out->bucket_points[i] = f.aggs[i].count;
-        qagg__merge(&total, &f.aggs[i]);
+        storage_agg_merge(&total, &f.aggs[i]);
     }
     out->bucket_count = n;
     out->value = qagg__value(q, &total);
@@ -220,15 +220,15 @@ static int run(qexec *x, const series_set *set, const query_limits *lim, query_r
         return 0;
     }
     storage_agg a;
-    qagg__init(&a);
+    storage_agg_init(&a);
     for (uint32_t i = 0; i < set->count; i++) {
         storage_agg one;
-        qagg__init(&one);
+        storage_agg_init(&one);
         rc = storage_aggregate(x->st, set->ids[i], q->t0_ns, q->t1_ns, &one);
         if (rc < 0)
             return sl_diag_set(x->d, rc, 0, "reading series %u failed: %s", set->ids[i],
                                sl_strerror(rc));
-        qagg__merge(&a, &one);
+        storage_agg_merge(&a, &one);
     }
     out->value = qagg__value(q, &a);
     out->count = a.count;

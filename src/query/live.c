@@ -318,7 +318,7 @@ static int lq_new(const query *q, lq **out) {
         mem_free(MEM_LIVE, l);
         return -ENOMEM;
     }
-    qagg__init(&l->acc);
+    storage_agg_init(&l->acc);
     l->head = INT64_MIN;
     l->t0_ns = INT64_MIN;
     l->t1_ns = INT64_MAX;
@@ -601,7 +601,7 @@ static bool fold(lq *l, int64_t ts, double v, const uint8_t *key, uint32_t key_l
     lpane *p = &l->panes[((idx % np) + np) % np];
     if (p->idx != idx || p->agg.count == 0) {
         p->idx = idx;
-        qagg__init(&p->agg);
+        storage_agg_init(&p->agg);
     }
     qagg__add(&p->agg, ts, v);
     note_newest(l, ts, key, key_len);
@@ -677,11 +677,11 @@ static void event_json(lq *l, buf *out) {
     storage_agg a;
     int64_t oldest = INT64_MIN;
     if (l->panes) {
-        qagg__init(&a);
+        storage_agg_init(&a);
         oldest = window_oldest(l);
         for (uint32_t i = 0; i < l->pane_count; i++)
             if (l->panes[i].agg.count > 0 && l->panes[i].idx >= oldest)
-                qagg__merge(&a, &l->panes[i].agg);
+                storage_agg_merge(&a, &l->panes[i].agg);
     } else {
         a = l->acc;
     }
@@ -719,7 +719,7 @@ static void event_json(lq *l, buf *out) {
 static void event_clear(lq *l) {
     l->pending = false;
     if (l->panes) return; /* the window persists; it only slides */
-    qagg__init(&l->acc);
+    storage_agg_init(&l->acc);
     l->has_newest = false;
     l->prod_count = 0;
     l->sample.len = 0;

@@ -165,7 +165,8 @@ static void h_metrics(const http_req *req, http_resp *resp, void *arg) {
     metric(b, "slung_websockets_open", "gauge", "Open WebSocket connections.", ns.websockets_open);
     metric(b, "slung_connections_total", "counter", "Connections accepted.", ns.connections_total);
     metric(b, "slung_connections_refused_total", "counter",
-           "Connections closed at once because of --connections-max.", ns.connections_refused);
+           "Connections closed at once (over --connections-max, or out of memory).",
+           ns.connections_refused);
     metric(b, "slung_http_requests_total", "counter", "HTTP requests dispatched.",
            ns.http_requests);
     metric(b, "slung_http_bad_requests_total", "counter",

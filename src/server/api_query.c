@@ -3,7 +3,7 @@
  *   200 {"value":V,"count":N}                        V null when nothing matched
  *   200 {"value":V,"count":N,"buckets":[{"start":T,"value":V,"count":N},...]}  group-by
  *   400 {"error":"expected ']' at column 17"}         the query does not parse
- *   400 {"error":"missing query parameter q"}          no q=
+ *   400 {"error":"missing query parameter q"}          no q= (or q holds "%00")
  *   422 {"error":"query matches more than N series (limit --query-series-max)"}
  *   500 {"error":"..."}                               storage failed
  * Registered with ROUTE_OFFLOAD: it reads storage and may take milliseconds, so it
@@ -21,6 +21,10 @@ static void handle_query(const http_req *req, http_resp *resp, void *arg) {
     int rc = route_query_param(req->query, "q", text, sizeof(text));
     if (rc == 0) {
         route_error(resp, 400, "missing query parameter q (GET /query?q=AVG:cpu:[host=a]:[1h])");
+        return;
+    }
+    if (rc == SL_EINVAL) {
+        route_error(resp, 400, "query parameter q holds a NUL byte (%00)");
         return;
     }
     if (rc < 0) {

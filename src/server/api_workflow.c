@@ -27,7 +27,6 @@
 #include "query/query.h"
 #include "workflow/workflow.h"
 
-
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -126,7 +125,10 @@ static void handle_post(const http_req *req, http_resp *resp, void *arg) {
     sl_diag d;
     int rc = wf_deploy(m, name, req->body, req->body_len, &d);
     if (rc < 0) {
-        route_error(resp, rc == SL_ELIMIT ? 413 : rc == -ENOMEM || rc == -EAGAIN ? 503 : 400,
+        route_error(resp,
+                    rc == SL_ELIMIT                  ? 413
+                    : rc == -ENOMEM || rc == -EAGAIN ? 503
+                                                     : 400,
                     d.msg[0] ? d.msg : sl_strerror(rc));
         return;
     }
@@ -227,7 +229,8 @@ static int deploy_file(wf_manager *m, const char *path) {
     buf_init(&bytes, MEM_WORKFLOW, WF_MODULE_BYTES_MAX);
     uint8_t chunk[65536];
     size_t got;
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) buf_append(&bytes, chunk, got);
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&bytes, chunk, got);
     bool bad = ferror(f) || buf_failed(&bytes);
     fclose(f);
     if (bad) {

@@ -60,7 +60,8 @@ static const setting settings[] = {
      "batch policy: longest wait between fsyncs"},
     {"memtable-bytes-max", T_U64, OFF(memtable_bytes_max), 0, 1 * MIB, 1ull << 40, NULL, "67108864",
      "memtable size that triggers a flush to a segment"},
-    {"retention-s", T_I64, OFF(retention_s), 0, 0, 1ull << 40, NULL, "0",
+    /* Ceiling: the server works in ns, and INT64_MAX ns is 9,223,372,036 s (292 years). */
+    {"retention-s", T_I64, OFF(retention_s), 0, 0, INT64_MAX / 1000000000, NULL, "0",
      "drop data older than this many seconds (0 = keep forever)"},
     {"series-max", T_U32, OFF(series_max), 0, 1, 1u << 30, NULL, "10000000",
      "distinct series; points of new series past it are refused"},

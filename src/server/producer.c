@@ -54,7 +54,8 @@ typedef struct producer {
     struct producer *ack_next;
     struct producer *all_prev; /* every open producer (idle sweep) */
     struct producer *all_next;
-    bool active; /* received a message since the last producers_tick */
+    bool active;     /* received a message since the last producers_tick */
+    bool oom_paused; /* a message was refused for lack of memory: producers_tick resumes */
 } producer;
 
 struct producers {
@@ -208,7 +209,10 @@ static int on_ack(producers *ps, producer *pr, uint64_t ack) {
     }
     if (!pr->acks) {
         pr->acks = mem_calloc(MEM_INGEST, PRODUCER_ACKS_PENDING_MAX, sizeof(*pr->acks));
-        if (!pr->acks) return NET_MSG_RETRY; /* try again once memory frees up */
+        if (!pr->acks) { /* held by net; producers_tick retries within a second */
+            pr->oom_paused = true;
+            return NET_MSG_RETRY;
+        }
     }
     if (pr->ack_count == PRODUCER_ACKS_PENDING_MAX) {
         pr->ack_full = true;
@@ -248,7 +252,10 @@ static int on_message(void *arg, uint64_t conn_id, void *user, net_msg_kind kind
         if (pr->batch.count >= PRODUCER_BATCH_POINTS_SUBMIT) (void)submit(ps, pr);
         return NET_MSG_TAKEN;
     }
-    if (rc == -ENOMEM) return NET_MSG_RETRY;
+    if (rc == -ENOMEM) { /* held by net; producers_tick retries within a second */
+        pr->oom_paused = true;
+        return NET_MSG_RETRY;
+    }
     uint64_t ack;
     if (kind == NET_MSG_TEXT && frame_parse_ack(p, n, &ack) == 0) return on_ack(ps, pr, ack);
     reject(ps, pr, &d);
@@ -351,7 +358,9 @@ static void durable_on_loop(void *arg) {
 }
 
 void producers_tick(producers *ps) {
-    for (producer *pr = ps->all_head; pr; pr = pr->all_next) {
+    /* next is read first: net_resume may close this connection (on_close frees pr). */
+    for (producer *pr = ps->all_head, *next; pr; pr = next) {
+        next = pr->all_next;
         /* A producer quiet for a whole tick gives its batch arrays back, so idle
          * connections hold no point memory; a busy one keeps reusing them. */
         if (!pr->active && pr->batch.count == 0 && !pr->in_blocked &&
@@ -360,6 +369,12 @@ void producers_tick(producers *ps) {
             point_batch_init(&pr->batch);
         }
         pr->active = false;
+        /* Nothing else resumes a producer paused for memory (no queue space event
+         * comes for it), so without this its connection would stay paused forever. */
+        if (pr->oom_paused) {
+            pr->oom_paused = false;
+            net_resume(ps->ctx->net, pr->conn_id);
+        }
     }
 }
 

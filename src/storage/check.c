@@ -17,7 +17,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+static bool same_bits(double a, double b) {
+    return memcmp(&a, &b, sizeof a) == 0;
+}
 
 static uint64_t check_segment(const char *path, buf *out, uint64_t *points, uint32_t series_n) {
     seg *s;
@@ -42,10 +44,11 @@ static uint64_t check_segment(const char *path, buf *out, uint64_t *points, uint
         }
         storage_agg a;
         storage_agg_init(&a);
-        for (uint32_t j = 0; j < b->count; j++) storage_agg_add(&a, ts[j], v[j]);
+        for (uint32_t j = 0; j < b->count; j++)
+            storage_agg_add(&a, ts[j], v[j]);
         if (!same_bits(a.sum, b->sum) || !same_bits(a.sum_sq, b->sum_sq) ||
-            !same_bits(a.min, b->min) || !same_bits(a.max, b->max) ||
-            !same_bits(v[0], b->first) || !same_bits(v[b->count - 1], b->last)) {
+            !same_bits(a.min, b->min) || !same_bits(a.max, b->max) || !same_bits(v[0], b->first) ||
+            !same_bits(v[b->count - 1], b->last)) {
             buf_printf(out, "%s: block %u: summary disagrees with its points\n", path, i);
             problems++;
         }
@@ -58,7 +61,8 @@ static uint64_t check_segment(const char *path, buf *out, uint64_t *points, uint
 /* Lines appended to out since byte from. */
 static uint64_t count_lines(const buf *out, size_t from) {
     uint64_t n = 0;
-    for (size_t i = from; i < out->len; i++) n += out->p[i] == '\n';
+    for (size_t i = from; i < out->len; i++)
+        n += out->p[i] == '\n';
     return n;
 }
 
@@ -107,11 +111,13 @@ int storage_check(const char *dir, buf *out) {
     size_t wb = out->len;
     (void)wal_check_dir(dir, series_n, out, &frames);
     problems += count_lines(out, wb);
-    buf_printf(out, "%s: %u series, %llu segments (%llu points), %llu WAL frames: ", dir,
-               series_n, (unsigned long long)segments, (unsigned long long)points,
+    buf_printf(out, "%s: %u series, %llu segments (%llu points), %llu WAL frames: ", dir, series_n,
+               (unsigned long long)segments, (unsigned long long)points,
                (unsigned long long)frames);
-    if (problems) buf_printf(out, "%llu problems\n", (unsigned long long)problems);
-    else buf_puts(out, "ok\n");
+    if (problems)
+        buf_printf(out, "%llu problems\n", (unsigned long long)problems);
+    else
+        buf_puts(out, "ok\n");
     if (buf_failed(out)) return -ENOMEM;
     return problems ? SL_ECORRUPT : 0;
 }

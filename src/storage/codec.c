@@ -34,18 +34,17 @@
 #define DEC_DIGITS_MAX 15
 
 /* Powers of ten up to 1e15 are exact doubles, so the scale never adds error. */
-static const double pow10_tab[DEC_DIGITS_MAX + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,
-                                                     1e6, 1e7, 1e8,  1e9,  1e10, 1e11,
-                                                     1e12, 1e13, 1e14, 1e15};
+static const double pow10_tab[DEC_DIGITS_MAX + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
 /* ---- bit streams ---- */
 
 typedef struct bw {
     uint8_t *p;
     size_t cap;
-    size_t len;     /* bytes completed */
-    uint64_t acc;   /* pending bits, LSB first */
-    unsigned nacc;  /* pending bit count, < 8 between calls */
+    size_t len;    /* bytes completed */
+    uint64_t acc;  /* pending bits, LSB first */
+    unsigned nacc; /* pending bit count, < 8 between calls */
     bool overflow;
 } bw;
 
@@ -55,8 +54,10 @@ static void bw_put32(bw *w, uint64_t v, unsigned k) {
     w->acc |= v << w->nacc;
     w->nacc += k;
     while (w->nacc >= 8) {
-        if (w->len < w->cap) w->p[w->len] = (uint8_t)w->acc;
-        else w->overflow = true;
+        if (w->len < w->cap)
+            w->p[w->len] = (uint8_t)w->acc;
+        else
+            w->overflow = true;
         w->len++;
         w->acc >>= 8;
         w->nacc -= 8;
@@ -79,10 +80,10 @@ static void bw_flush(bw *w) {
 typedef struct br {
     const uint8_t *p;
     size_t len;
-    size_t pos;     /* next byte to load */
+    size_t pos; /* next byte to load */
     uint64_t acc;
     unsigned nacc;
-    bool bad;       /* read past the end */
+    bool bad; /* read past the end */
 } br;
 
 static uint64_t br_get32(br *r, unsigned k) {
@@ -108,10 +109,16 @@ static uint64_t br_get(br *r, unsigned k) {
     return br_get32(r, k);
 }
 
-static inline uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static inline int64_t unzz(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+static inline uint64_t zz(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t unzz(uint64_t u) {
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
 
-static unsigned bitlen(uint64_t u) { return u ? 64u - (unsigned)__builtin_clzll(u) : 0u; }
+static unsigned bitlen(uint64_t u) {
+    return u ? 64u - (unsigned)__builtin_clzll(u) : 0u;
+}
 
 static uint64_t f2u(double d) {
     uint64_t u;
@@ -152,7 +159,8 @@ static size_t ts_encode(const int64_t *ts, uint32_t n, uint8_t *out, size_t cap,
             continue;
         }
         unsigned s = 0;
-        while (bitlen(z) > dod_width[s]) s++;
+        while (bitlen(z) > dod_width[s])
+            s++;
         bw_put(&w, 1 | (uint64_t)s << 1, 3);
         bw_put(&w, z, dod_width[s]);
     }
@@ -167,7 +175,8 @@ static int ts_decode(uint8_t mode, const uint8_t *p, size_t len, uint32_t n, int
     ts[0] = (int64_t)sl_load_u64le(p);
     uint64_t d = sl_load_u64le(p + 8);
     if (mode == 0) {
-        for (uint32_t i = 1; i < n; i++) ts[i] = (int64_t)((uint64_t)ts[i - 1] + d);
+        for (uint32_t i = 1; i < n; i++)
+            ts[i] = (int64_t)((uint64_t)ts[i - 1] + d);
         *used = 16;
     } else if (mode == 1) {
         if (n > 1) ts[1] = (int64_t)((uint64_t)ts[0] + d);
@@ -319,7 +328,8 @@ static size_t dec_plan_make(const double *v, uint32_t n, unsigned d, dec_plan *p
     for (unsigned b = 0; b <= 64; b++)
         if (hist[b]) maxw = b;
     uint64_t cum[66] = {0}; /* cum[b] = values with bitlen < b */
-    for (unsigned b = 0; b <= 64; b++) cum[b + 1] = cum[b] + hist[b];
+    for (unsigned b = 0; b <= 64; b++)
+        cum[b + 1] = cum[b] + hist[b];
     uint64_t best = UINT64_MAX;
     unsigned bw0 = 0, bw1 = 0;
     for (unsigned a = 0; a <= maxw; a++) {
@@ -406,8 +416,7 @@ static int dec_decode(const uint8_t *p, size_t len, uint32_t n, double *v) {
     bool fixed = w[0] == 255;
     if (fixed) w[0] = 0;
     unsigned w_off = p[14];
-    if (d > DEC_DIGITS_MAX || w[0] > 64 || w[1] > 64 || w[2] > 64 || w_off > 17)
-        return SL_ECORRUPT;
+    if (d > DEC_DIGITS_MAX || w[0] > 64 || w[1] > 64 || w[2] > 64 || w_off > 17) return SL_ECORRUPT;
     int64_t k = (int64_t)sl_load_u64le(p + 4);
     uint32_t n_far = sl_load_u16le(p + 12);
     if (n_far > n || len - DEC_HDR < (size_t)n_far * 10) return SL_ECORRUPT;
@@ -454,7 +463,8 @@ int codec_encode(const int64_t *ts, const double *v, uint32_t n, uint8_t *out, s
     size_t vcap = cap - 2 - tl;
     /* Constant? */
     bool constant = true;
-    for (uint32_t i = 1; i < n && constant; i++) constant = f2u(v[i]) == f2u(v[0]);
+    for (uint32_t i = 1; i < n && constant; i++)
+        constant = f2u(v[i]) == f2u(v[0]);
     if (constant) {
         out[1] = 1;
         sl_store_u64le(vp, f2u(v[0]));
@@ -489,7 +499,8 @@ int codec_encode(const int64_t *ts, const double *v, uint32_t n, uint8_t *out, s
         }
     }
     out[1] = 0;
-    for (uint32_t i = 0; i < n; i++) sl_store_u64le(vp + 8 * (size_t)i, f2u(v[i]));
+    for (uint32_t i = 0; i < n; i++)
+        sl_store_u64le(vp + 8 * (size_t)i, f2u(v[i]));
     *len_out = 2 + tl + 8 * (size_t)n;
     return 0;
 }
@@ -504,11 +515,13 @@ int codec_decode(const uint8_t *p, size_t len, uint32_t n, int64_t *ts, double *
     switch (p[1]) {
     case 0:
         if (vl != 8 * (size_t)n) return SL_ECORRUPT;
-        for (uint32_t i = 0; i < n; i++) v[i] = u2f(sl_load_u64le(vp + 8 * (size_t)i));
+        for (uint32_t i = 0; i < n; i++)
+            v[i] = u2f(sl_load_u64le(vp + 8 * (size_t)i));
         return 0;
     case 1:
         if (vl != 8) return SL_ECORRUPT;
-        for (uint32_t i = 0; i < n; i++) v[i] = u2f(sl_load_u64le(vp));
+        for (uint32_t i = 0; i < n; i++)
+            v[i] = u2f(sl_load_u64le(vp));
         return 0;
     case 2:
         return dec_decode(vp, vl, n, v);

@@ -16,9 +16,9 @@
  * blocks that failed their checksum stay out. The result records the range of input
  * ids it supersedes, so inputs left behind by a crash are recognised and removed at
  * the next open. The inputs are always the newest segments, so the result (the highest
- * id) ranks correctly above the older segments left alone. Inputs are unlinked once the last reader lets go of them.
- * Read amplification is therefore bounded by STORAGE_SEGMENTS_COMPACT_AT + 2 sources.
- * Threads: background thread only (next_seg_id is its alone after open). */
+ * id) ranks correctly above the older segments left alone. Inputs are unlinked once the last reader
+ * lets go of them. Read amplification is therefore bounded by STORAGE_SEGMENTS_COMPACT_AT + 2
+ * sources. Threads: background thread only (next_seg_id is its alone after open). */
 #include "base/log.h"
 #include "base/mem.h"
 #include "storage/storage_internal.h"
@@ -130,7 +130,8 @@ static uint32_t tier_pick(const seg_set *cur) {
     uint32_t k = cur->n;
     while (k > 2) {
         uint64_t newer = 0;
-        for (uint32_t i = 0; i + 1 < k; i++) newer += cur->s[i]->map_bytes;
+        for (uint32_t i = 0; i + 1 < k; i++)
+            newer += cur->s[i]->map_bytes;
         if (cur->s[k - 1]->map_bytes <= 2 * newer) break;
         k--;
     }
@@ -175,12 +176,15 @@ static int retention_pass(storage *st, int64_t cutoff_ns) {
                     c.n = 0;
                     rc = storage__merge_segs(&one, sid, cutoff_ns, INT64_MAX, cpts_add, &c);
                     if (rc == 0) rc = cpts_flush(&c);
-                    while (b < g->n_blocks && g->blocks[b].series_id == sid) b++;
+                    while (b < g->n_blocks && g->blocks[b].series_id == sid)
+                        b++;
                 }
                 mem_free(MEM_STORAGE, c.ts);
                 mem_free(MEM_STORAGE, c.v);
-                if (rc == 0) rc = seg_writer_finish(w, NULL);
-                else seg_writer_abort(w);
+                if (rc == 0)
+                    rc = seg_writer_finish(w, NULL);
+                else
+                    seg_writer_abort(w);
                 if (rc == 0) rc = seg_open(g->path, NULL, &ng);
             }
             if (rc == 0) {
@@ -224,7 +228,8 @@ int compact_run(storage *st, int64_t cutoff_ns, bool full) {
     }
     /* The inputs are the k newest; their merge must still rank above the rest. */
     seg_set in = {.n = k};
-    for (uint32_t i = 0; i < k; i++) in.s[i] = cur->s[i];
+    for (uint32_t i = 0; i < k; i++)
+        in.s[i] = cur->s[i];
     uint64_t id = st->next_seg_id++;
     seg_writer *w;
     int rc = seg_writer_open(st->dir, id, walmax, sup_min, sup, &w);
@@ -242,8 +247,7 @@ int compact_run(storage *st, int64_t cutoff_ns, bool full) {
         uint32_t next = 0;
         for (uint32_t i = 0; i < k; i++) {
             const seg *g = in.s[i];
-            if (cursor[i] < g->n_blocks &&
-                (next == 0 || g->blocks[cursor[i]].series_id < next))
+            if (cursor[i] < g->n_blocks && (next == 0 || g->blocks[cursor[i]].series_id < next))
                 next = g->blocks[cursor[i]].series_id;
         }
         if (next == 0) break;
@@ -258,7 +262,8 @@ int compact_run(storage *st, int64_t cutoff_ns, bool full) {
         if (rc < 0) goto fail;
         for (uint32_t i = 0; i < k; i++) {
             const seg *g = in.s[i];
-            while (cursor[i] < g->n_blocks && g->blocks[cursor[i]].series_id == next) cursor[i]++;
+            while (cursor[i] < g->n_blocks && g->blocks[cursor[i]].series_id == next)
+                cursor[i]++;
         }
     }
     mem_free(MEM_STORAGE, c.ts);
@@ -287,7 +292,8 @@ int compact_run(storage *st, int64_t cutoff_ns, bool full) {
         seg_ref(cur->s[i]);
         set->s[set->n++] = cur->s[i];
     }
-    for (uint32_t i = 0; i < k; i++) atomic_store(&cur->s[i]->obsolete, true);
+    for (uint32_t i = 0; i < k; i++)
+        atomic_store(&cur->s[i]->obsolete, true);
     uint32_t n_in = cur->n;
     publish(st, set, false); /* may free cur */
     log_info("storage", "compacted %u of %u segments into %016" PRIx64, k, n_in, id);

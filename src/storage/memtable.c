@@ -22,7 +22,9 @@
 
 #define MEMTAB_LATE_MIN 256u
 
-void memtab_init(memtab *m) { memset(m, 0, sizeof(*m)); }
+void memtab_init(memtab *m) {
+    memset(m, 0, sizeof(*m));
+}
 
 static void series_free(memtab_series *s) {
     if (!s) return;
@@ -35,13 +37,16 @@ static void series_free(memtab_series *s) {
 
 void memtab_free(memtab *m) {
     if (!m) return;
-    for (uint32_t i = 0; i < m->ids_cap; i++) series_free(m->by_id[i]);
+    for (uint32_t i = 0; i < m->ids_cap; i++)
+        series_free(m->by_id[i]);
     mem_free(MEM_STORAGE, m->by_id);
     mem_free(MEM_STORAGE, m->touched);
     memset(m, 0, sizeof(*m));
 }
 
-bool memtab_is_empty(const memtab *m) { return m->points == 0; }
+bool memtab_is_empty(const memtab *m) {
+    return m->points == 0;
+}
 
 /* Sorted, deduplicated (last wins) copy of the late buffer: index sort. */
 typedef struct late_ent {
@@ -128,7 +133,8 @@ out:
 static int series_get(memtab *m, uint32_t id, memtab_series **out) {
     if (id >= m->ids_cap) {
         uint64_t cap64 = m->ids_cap ? m->ids_cap : 1024;
-        while (cap64 <= id) cap64 *= 2;
+        while (cap64 <= id)
+            cap64 *= 2;
         uint32_t cap = cap64 > UINT32_MAX ? UINT32_MAX : (uint32_t)cap64;
         memtab_series **np = mem_realloc(MEM_STORAGE, m->by_id, (size_t)cap * sizeof(*np));
         if (!np) return -ENOMEM;
@@ -151,7 +157,8 @@ static int series_get(memtab *m, uint32_t id, memtab_series **out) {
 static int grow_pair(int64_t **ts, double **v, uint32_t *cap_io, uint64_t need, uint64_t *bytes) {
     if (need <= *cap_io) return 0;
     uint64_t cap = *cap_io ? *cap_io : 8;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     if (cap > UINT32_MAX) return SL_ELIMIT;
     int64_t *nts = mem_realloc(MEM_STORAGE, *ts, (size_t)cap * sizeof(*nts));
     if (!nts) return -ENOMEM;
@@ -207,9 +214,8 @@ int memtab_reserve(memtab *m, uint32_t count, const uint32_t *ids, const int64_t
         memtab_series *s = m->by_id[m->touched[j]];
         if ((rc = grow_pair(&s->ts, &s->v, &s->cap, (uint64_t)s->n + s->pend_main, &m->bytes)) < 0)
             goto fail;
-        if (s->pend_late &&
-            (rc = grow_pair(&s->late_ts, &s->late_v, &s->late_cap,
-                            (uint64_t)s->late_n + s->pend_late, &m->bytes)) < 0)
+        if (s->pend_late && (rc = grow_pair(&s->late_ts, &s->late_v, &s->late_cap,
+                                            (uint64_t)s->late_n + s->pend_late, &m->bytes)) < 0)
             goto fail;
     }
     pend_clear(m, nt);
@@ -256,8 +262,10 @@ static uint32_t lower_bound(const int64_t *ts, uint32_t n, int64_t t) {
     uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (ts[mid] < t) lo = mid + 1;
-        else hi = mid;
+        if (ts[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -322,4 +330,15 @@ int memtab_visit(const memtab *m, memtab_visit_fn fn, void *arg) {
     mem_free(MEM_STORAGE, ts);
     mem_free(MEM_STORAGE, v);
     return rc;
+}
+
+bool memtab_aggregate_sorted(const memtab *m, uint32_t id, int64_t t0, int64_t t1, storage_agg *a) {
+    if (id >= m->ids_cap || !m->by_id[id]) return true; /* nothing here */
+    const memtab_series *s = m->by_id[id];
+    if (s->late_n > 0) return false; /* needs the merge (and dedup) of memtab_copy_range */
+    uint32_t lo = lower_bound(s->ts, s->n, t0);
+    uint32_t hi = t1 == INT64_MAX ? s->n : lower_bound(s->ts, s->n, t1 + 1);
+    for (uint32_t i = lo; i < hi; i++)
+        storage_agg_add(a, s->ts[i], s->v[i]);
+    return true;
 }

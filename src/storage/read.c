@@ -10,6 +10,8 @@
  * (last write wins). A source's head before its current block is decoded is the
  * block's min_ts (exact). A whole block inside the range whose [min_ts, max_ts] no
  * other source reaches into is folded from its summary without decoding it.
+ * Fast path (aggregate): when only the active memtable holds the series in range and
+ * its run has no late points, the points are folded in place under the read lock.
  * Retention: points older than now - retention_ns are invisible even before
  * compaction removes them.
  * Memory: one decoded block per segment source (16 KiB) and the memtable copy, per
@@ -26,12 +28,12 @@ typedef struct rsrc {
     const seg *sg;
     uint32_t blk;
     uint32_t blk_end;
-    bool decoded;        /* ts/v hold the current block (or the memtable run) */
+    bool decoded; /* ts/v hold the current block (or the memtable run) */
     const int64_t *ts;
     const double *v;
     uint32_t n;
     uint32_t pos;
-    int64_t *tsbuf;      /* [STORAGE_BLOCK_POINTS_MAX] for segment sources */
+    int64_t *tsbuf; /* [STORAGE_BLOCK_POINTS_MAX] for segment sources */
     double *vbuf;
 } rsrc;
 
@@ -43,7 +45,7 @@ typedef struct rsnap {
     uint32_t mcap[2];
     rsrc *src;
     uint32_t n_src;
-    int64_t *blockbuf;   /* one allocation for every segment source's buffers */
+    int64_t *blockbuf; /* one allocation for every segment source's buffers */
 } rsnap;
 
 static void snap_free(rsnap *s) {
@@ -58,8 +60,7 @@ static void snap_free(rsnap *s) {
 
 /* Skips bad blocks and blocks entirely before t0. */
 static void src_seek_block(rsrc *r, int64_t t0) {
-    while (r->blk < r->blk_end &&
-           (r->sg->bad[r->blk] || r->sg->blocks[r->blk].max_ts < t0))
+    while (r->blk < r->blk_end && (r->sg->bad[r->blk] || r->sg->blocks[r->blk].max_ts < t0))
         r->blk++;
     r->decoded = false;
 }
@@ -81,7 +82,8 @@ static int src_decode(rsrc *r, int64_t t0) {
     r->v = r->vbuf;
     r->n = r->sg->blocks[r->blk].count;
     r->pos = 0;
-    while (r->pos < r->n && r->ts[r->pos] < t0) r->pos++;
+    while (r->pos < r->n && r->ts[r->pos] < t0)
+        r->pos++;
     r->decoded = true;
     return 0;
 }
@@ -100,8 +102,7 @@ static int snap_take(storage *st, uint32_t id, int64_t t0, int64_t t1, rsnap *s)
     pthread_rwlock_rdlock(&st->mu);
     int rc = memtab_copy_range(st->mem, id, t0, t1, &s->mts[0], &s->mv[0], &s->mn[0], &s->mcap[0]);
     if (rc == 0 && st->imm)
-        rc = memtab_copy_range(st->imm, id, t0, t1, &s->mts[1], &s->mv[1], &s->mn[1],
-                               &s->mcap[1]);
+        rc = memtab_copy_range(st->imm, id, t0, t1, &s->mts[1], &s->mv[1], &s->mn[1], &s->mcap[1]);
     s->set = st->segs;
     atomic_fetch_add(&s->set->refs, 1);
     pthread_rwlock_unlock(&st->mu);
@@ -152,8 +153,8 @@ static int64_t retention_floor(const storage *st, int64_t t0) {
 }
 
 typedef struct rsink {
-    storage_agg *agg;        /* aggregate mode */
-    storage_point_cb cb;     /* scan mode */
+    storage_agg *agg;    /* aggregate mode */
+    storage_point_cb cb; /* scan mode */
     void *arg;
 } rsink;
 
@@ -181,9 +182,15 @@ static int run_merge(rsnap *s, int64_t t0, int64_t t1, rsink *k) {
                     if (src_head(&s->src[i]) <= b->max_ts) alone = false;
                 }
                 if (alone) {
-                    storage_agg a = {.count = b->count, .sum = b->sum, .sum_sq = b->sum_sq,
-                                     .min = b->min, .max = b->max, .first_ts = b->min_ts,
-                                     .first = b->first, .last_ts = b->max_ts, .last = b->last};
+                    storage_agg a = {.count = b->count,
+                                     .sum = b->sum,
+                                     .sum_sq = b->sum_sq,
+                                     .min = b->min,
+                                     .max = b->max,
+                                     .first_ts = b->min_ts,
+                                     .first = b->first,
+                                     .last_ts = b->max_ts,
+                                     .last = b->last};
                     storage_agg_merge(k->agg, &a);
                     r->blk++;
                     src_seek_block(r, t0);
@@ -227,9 +234,35 @@ static int run_merge(rsnap *s, int64_t t0, int64_t t1, rsink *k) {
     }
 }
 
+/* True if some segment of set holds a (served) block of id overlapping [t0, t1]. */
+static bool segs_have(const seg_set *set, uint32_t id, int64_t t0, int64_t t1) {
+    for (uint32_t i = 0; i < set->n; i++) {
+        const seg *g = set->s[i];
+        if (g->n_blocks == 0 || g->max_ts < t0 || g->min_ts > t1) continue;
+        uint32_t lo, hi;
+        seg_series_blocks(g, id, &lo, &hi);
+        for (uint32_t b = lo; b < hi; b++) /* blocks of a series are few after compaction */
+            if (!g->bad[b] && g->blocks[b].max_ts >= t0 && g->blocks[b].min_ts <= t1) return true;
+    }
+    return false;
+}
+
 int storage_aggregate(storage *st, uint32_t id, int64_t t0_ns, int64_t t1_ns, storage_agg *a) {
     t0_ns = retention_floor(st, t0_ns);
     if (t1_ns < t0_ns) return 0;
+    /* Fast path for recent data: only the active memtable holds the series in range and
+     * its run is sorted, so fold it in place under the read lock, without a copy. */
+    pthread_rwlock_rdlock(&st->mu);
+    bool done = false;
+    bool imm_has = st->imm && id < st->imm->ids_cap && st->imm->by_id[id];
+    if (!imm_has && !segs_have(st->segs, id, t0_ns, t1_ns)) {
+        storage_agg part;
+        storage_agg_init(&part);
+        done = memtab_aggregate_sorted(st->mem, id, t0_ns, t1_ns, &part);
+        if (done) storage_agg_merge(a, &part);
+    }
+    pthread_rwlock_unlock(&st->mu);
+    if (done) return 0;
     rsnap s;
     int rc = snap_take(st, id, t0_ns, t1_ns, &s);
     if (rc == 0) {

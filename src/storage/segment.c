@@ -50,20 +50,20 @@
 
 struct seg_writer {
     int fd;
-    char path[700];      /* final name */
-    char tmp[720];       /* name while writing */
+    char path[700]; /* final name */
+    char tmp[720];  /* name while writing */
     char dir[600];
     uint64_t id;
     uint64_t wal_seq_max;
     uint64_t supersedes_min;
     uint64_t supersedes;
-    uint64_t off;        /* bytes written so far */
-    uint8_t *wbuf;       /* pending bytes */
+    uint64_t off;  /* bytes written so far */
+    uint8_t *wbuf; /* pending bytes */
     size_t wlen;
     seg_block *blocks;
     uint32_t n_blocks;
     uint32_t cap_blocks;
-    uint8_t *enc;        /* one encoded block */
+    uint8_t *enc; /* one encoded block */
 };
 
 static int write_all(int fd, const uint8_t *p, size_t n) {
@@ -167,7 +167,8 @@ static int add_block(seg_writer *w, uint32_t id, const int64_t *ts, const double
     if (rc < 0) return rc;
     storage_agg a;
     storage_agg_init(&a);
-    for (uint32_t i = 0; i < n; i++) storage_agg_add(&a, ts[i], v[i]);
+    for (uint32_t i = 0; i < n; i++)
+        storage_agg_add(&a, ts[i], v[i]);
     seg_block *b = &w->blocks[w->n_blocks];
     b->series_id = id;
     b->count = n;
@@ -257,8 +258,10 @@ int seg_writer_finish(seg_writer *w, uint64_t *bytes_out) {
     if ((rc = w_bytes(w, f, sizeof f)) < 0) goto fail;
     if ((rc = write_all(w->fd, w->wbuf, w->wlen)) < 0) goto fail;
     w->wlen = 0;
-    if (fault_hit(FAULT_FSYNC)) rc = -EIO;
-    else if (fsync(w->fd) < 0) rc = -errno;
+    if (fault_hit(FAULT_FSYNC))
+        rc = -EIO;
+    else if (fsync(w->fd) < 0)
+        rc = -errno;
     if (rc < 0) goto fail;
     if (close(w->fd) < 0) {
         w->fd = -1;
@@ -380,12 +383,16 @@ int seg_open(const char *path, buf *report, seg **out) {
         entry_load(p + index_off + (size_t)i * SEG_ENTRY, b);
         const seg_block *pb = i > 0 ? &s->blocks[i - 1] : NULL;
         const char *why = NULL;
-        if (b->series_id == 0) why = "series id 0";
-        else if (b->count == 0 || b->count > STORAGE_BLOCK_POINTS_MAX) why = "bad point count";
-        else if (b->min_ts > b->max_ts) why = "min_ts > max_ts";
+        if (b->series_id == 0)
+            why = "series id 0";
+        else if (b->count == 0 || b->count > STORAGE_BLOCK_POINTS_MAX)
+            why = "bad point count";
+        else if (b->min_ts > b->max_ts)
+            why = "min_ts > max_ts";
         else if (b->offset < SEG_HDR || b->offset > index_off || b->bytes > index_off - b->offset)
             why = "block runs outside the data area";
-        else if (b->bytes > CODEC_BYTES_MAX) why = "block larger than any encoding";
+        else if (b->bytes > CODEC_BYTES_MAX)
+            why = "block larger than any encoding";
         else if (pb && (pb->series_id > b->series_id ||
                         (pb->series_id == b->series_id && pb->max_ts >= b->min_ts)))
             why = "index out of order";
@@ -398,11 +405,15 @@ int seg_open(const char *path, buf *report, seg **out) {
         if (crc32c(p + b->offset, b->bytes) != b->crc) {
             s->bad[i] = 1;
             s->n_bad++;
-            log_error("storage", "%s: block %u (offset %" PRIu64 ", series %u): checksum "
-                      "mismatch; block not served", path, i, b->offset, b->series_id);
+            log_error("storage",
+                      "%s: block %u (offset %" PRIu64 ", series %u): checksum "
+                      "mismatch; block not served",
+                      path, i, b->offset, b->series_id);
             if (report)
-                buf_printf(report, "%s: block %u (offset %" PRIu64 ", series %u): checksum "
-                           "mismatch\n", path, i, b->offset, b->series_id);
+                buf_printf(report,
+                           "%s: block %u (offset %" PRIu64 ", series %u): checksum "
+                           "mismatch\n",
+                           path, i, b->offset, b->series_id);
             continue;
         }
         if (b->min_ts < s->min_ts) s->min_ts = b->min_ts;
@@ -418,7 +429,9 @@ fail:
     return rc;
 }
 
-void seg_ref(seg *s) { atomic_fetch_add(&s->refs, 1); }
+void seg_ref(seg *s) {
+    atomic_fetch_add(&s->refs, 1);
+}
 
 void seg_unref(seg *s) {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
@@ -434,15 +447,19 @@ void seg_series_blocks(const seg *s, uint32_t id, uint32_t *lo_out, uint32_t *hi
     uint32_t lo = 0, hi = s->n_blocks;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->blocks[mid].series_id < id) lo = mid + 1;
-        else hi = mid;
+        if (s->blocks[mid].series_id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     uint32_t a = lo;
     hi = s->n_blocks;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->blocks[mid].series_id <= id) lo = mid + 1;
-        else hi = mid;
+        if (s->blocks[mid].series_id <= id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *lo_out = a;
     *hi_out = lo;
@@ -476,6 +493,7 @@ seg_set *seg_set_new(void) {
 
 void seg_set_unref(seg_set *set) {
     if (!set || atomic_fetch_sub(&set->refs, 1) != 1) return;
-    for (uint32_t i = 0; i < set->n; i++) seg_unref(set->s[i]);
+    for (uint32_t i = 0; i < set->n; i++)
+        seg_unref(set->s[i]);
     mem_free(MEM_STORAGE, set);
 }

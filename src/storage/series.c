@@ -37,7 +37,7 @@
 
 #define SERIES_LOG_VERSION 1u
 #define SERIES_LOG_HDR 16u
-#define SERIES_REC_HDR 12u
+#define SERIES_REC_HDR SERIES_LOG_REC_HDR
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
@@ -49,7 +49,8 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n) {
         n -= 8;
     }
     uint64_t t = 0;
-    for (size_t i = 0; i < n; i++) t |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        t |= (uint64_t)p[i] << (8 * i);
     h ^= t;
     h *= 0xC4CEB9FE1A85EC53ull;
     h ^= h >> 29;
@@ -90,7 +91,8 @@ static uint32_t map_find(const series_index *ix, const series_map *m, map_key_fn
 static void map_put_raw(series_map *m, uint32_t val, uint32_t h) {
     uint32_t mask = m->cap - 1;
     uint32_t i = h & mask;
-    while (m->slots[i].val != 0) i = (i + 1) & mask;
+    while (m->slots[i].val != 0)
+        i = (i + 1) & mask;
     m->slots[i].val = val;
     m->slots[i].hash = h;
     m->used++;
@@ -116,7 +118,8 @@ static int map_reserve(series_map *m) {
 static int grow_bytes(uint8_t **p, uint64_t *cap, uint64_t need) {
     if (need <= *cap) return 0;
     uint64_t c = *cap ? *cap : 4096;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     uint8_t *np = mem_realloc(MEM_INDEX, *p, c);
     if (!np) return -ENOMEM;
     *p = np;
@@ -137,7 +140,8 @@ void series_index_free(series_index *ix) {
     mem_free(MEM_INDEX, ix->key_ref);
     mem_free(MEM_INDEX, ix->by_key.slots);
     mem_free(MEM_INDEX, ix->by_pkey.slots);
-    for (uint32_t i = 0; i < ix->posts_n; i++) mem_free(MEM_INDEX, ix->posts[i].ids);
+    for (uint32_t i = 0; i < ix->posts_n; i++)
+        mem_free(MEM_INDEX, ix->posts[i].ids);
     mem_free(MEM_INDEX, ix->posts);
     mem_free(MEM_INDEX, ix->pkeys);
     if (ix->log_fd >= 0) close(ix->log_fd);
@@ -273,47 +277,56 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
     return 0;
 }
 
-int series_add(series_index *ix, const uint8_t *key, size_t n, uint32_t *id) {
-    if (ix->count >= ix->max) return SL_ELIMIT;
-    if (n == 0 || n > STORAGE_SERIES_KEY_BYTES_MAX) return SL_EINVAL;
-    sk_view name;
+uint32_t series_hash(const uint8_t *key, size_t n) {
+    return (uint32_t)hash_bytes(key, n);
+}
+
+bool series_key_valid(const uint8_t *key, size_t n) {
+    if (n == 0 || n > STORAGE_SERIES_KEY_BYTES_MAX) return false;
+    sk_view name, tag;
     uint32_t tags;
     sk_iter it;
-    if (serieskey_open(key, n, &name, &tags, &it) < 0) return SL_EINVAL;
-    uint32_t nid = ix->count + 1;
+    if (serieskey_open(key, n, &name, &tags, &it) < 0) return false;
     int rc;
-    if (ix->log_fd >= 0) {
-        uint8_t hdr[SERIES_REC_HDR];
-        sl_store_u32le(hdr, (uint32_t)n);
-        sl_store_u32le(hdr + 8, nid);
-        uint32_t crc = crc32c_extend(crc32c(hdr + 8, 4), key, n);
-        sl_store_u32le(hdr + 4, crc);
-        rc = write_all(ix->log_fd, hdr, sizeof hdr);
-        if (rc == 0) rc = write_all(ix->log_fd, key, n);
-        if (rc < 0) {
-            /* Cut back so the log never holds a half record we did not count. */
-            if (ftruncate(ix->log_fd, (off_t)ix->log_bytes) < 0 ||
-                lseek(ix->log_fd, (off_t)ix->log_bytes, SEEK_SET) < 0) {
-                log_error("storage", "series.log: cannot cut back after a failed write: %s",
-                          strerror(errno));
-            }
-            return rc;
-        }
-        ix->log_bytes += sizeof hdr + n;
-        atomic_fetch_add(&ix->log_dirty, 1);
+    while ((rc = serieskey_next_tag(&it, &tag)) > 0) {
     }
-    if ((rc = index_insert(ix, key, (uint32_t)n, nid)) < 0) {
-        if (ix->count != nid && ix->log_fd >= 0) {
-            /* Not in memory: take the record back out of the log too. */
-            ix->log_bytes -= SERIES_REC_HDR + n;
-            if (ftruncate(ix->log_fd, (off_t)ix->log_bytes) < 0 ||
-                lseek(ix->log_fd, (off_t)ix->log_bytes, SEEK_SET) < 0)
-                log_error("storage", "series.log: cannot cut back: %s", strerror(errno));
-        }
+    return rc == 0;
+}
+
+void series_log_record(buf *out, const uint8_t *key, size_t n, uint32_t id) {
+    uint8_t hdr[SERIES_REC_HDR];
+    sl_store_u32le(hdr, (uint32_t)n);
+    sl_store_u32le(hdr + 8, id);
+    sl_store_u32le(hdr + 4, crc32c_extend(crc32c(hdr + 8, 4), key, n));
+    buf_append(out, hdr, sizeof hdr);
+    buf_append(out, key, n);
+}
+
+void series_log_cut(series_index *ix, uint64_t bytes) {
+    if (ix->log_fd < 0 || bytes >= ix->log_bytes) return;
+    ix->log_bytes = bytes;
+    if (ftruncate(ix->log_fd, (off_t)bytes) < 0 || lseek(ix->log_fd, (off_t)bytes, SEEK_SET) < 0)
+        log_error("storage", "series.log: cannot cut back: %s", strerror(errno));
+}
+
+int series_log_append(series_index *ix, const uint8_t *p, size_t n) {
+    if (ix->log_fd < 0 || n == 0) return 0;
+    uint64_t before = ix->log_bytes;
+    int rc = write_all(ix->log_fd, p, n);
+    if (rc < 0) {
+        /* Cut back so the log never holds a half record. */
+        ix->log_bytes = before + n;
+        series_log_cut(ix, before);
         return rc;
     }
-    *id = nid;
+    ix->log_bytes += n;
+    atomic_fetch_add(&ix->log_dirty, 1);
     return 0;
+}
+
+int series_insert(series_index *ix, const uint8_t *key, size_t n, uint32_t id) {
+    SL_ASSERT(id == ix->count + 1);
+    return index_insert(ix, key, (uint32_t)n, id);
 }
 
 int series_log_sync(series_index *ix) {
@@ -390,8 +403,7 @@ static int read_file(int fd, uint8_t **out, size_t *n_out) {
     return 0;
 }
 
-int series_log_open(series_index *ix, const char *dir, bool read_only, buf *report,
-                    sl_diag *d) {
+int series_log_open(series_index *ix, const char *dir, bool read_only, buf *report, sl_diag *d) {
     char path[600];
     snprintf(path, sizeof path, "%s/series.log", dir);
     int fd = open(path, read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -423,8 +435,7 @@ int series_log_open(series_index *ix, const char *dir, bool read_only, buf *repo
     }
     if (size < SERIES_LOG_HDR || memcmp(p, "SLSX", 4) != 0 ||
         crc32c(p, 12) != sl_load_u32le(p + 12)) {
-        rc = sl_diag_set(d, SL_ECORRUPT, 0, "%s: bad header (not a series log, or damaged)",
-                         path);
+        rc = sl_diag_set(d, SL_ECORRUPT, 0, "%s: bad header (not a series log, or damaged)", path);
         if (report) buf_printf(report, "%s: offset 0: bad header\n", path);
         goto fail;
     }
@@ -453,17 +464,18 @@ int series_log_open(series_index *ix, const char *dir, bool read_only, buf *repo
         uint32_t n2 = 0;
         if (claimed > 0 && claimed <= STORAGE_SERIES_KEY_BYTES_MAX && next < size &&
             rec_valid(p, size, next, want + 1, &n2)) {
-            log_error("storage", "%s: offset %zu: damaged record for series %u skipped", path,
-                      off, want);
-            if (report) buf_printf(report, "%s: offset %zu: damaged record (series %u lost)\n",
-                                   path, off, want);
+            log_error("storage", "%s: offset %zu: damaged record for series %u skipped", path, off,
+                      want);
+            if (report)
+                buf_printf(report, "%s: offset %zu: damaged record (series %u lost)\n", path, off,
+                           want);
             if ((rc = index_insert(ix, NULL, 0, want)) < 0) goto fail;
             off = next;
             continue;
         }
         log_warn("storage", "%s: torn tail at offset %zu (%zu bytes) cut", path, off, size - off);
-        if (report) buf_printf(report, "%s: offset %zu: torn tail of %zu bytes\n", path, off,
-                               size - off);
+        if (report)
+            buf_printf(report, "%s: offset %zu: torn tail of %zu bytes\n", path, off, size - off);
         if (!read_only && ftruncate(fd, (off_t)off) < 0) {
             rc = sl_diag_set(d, -errno, (uint32_t)off, "%s: cannot cut torn tail: %s", path,
                              strerror(errno));

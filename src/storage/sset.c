@@ -75,7 +75,8 @@ int series_set_andnot(const series_set *a, const series_set *b, series_set *out)
     if (rc < 0) return rc;
     uint32_t i = 0, j = 0, k = 0;
     while (i < a->count) {
-        while (j < b->count && b->ids[j] < a->ids[i]) j++;
+        while (j < b->count && b->ids[j] < a->ids[i])
+            j++;
         if (j < b->count && b->ids[j] == a->ids[i]) {
             i++;
             continue;

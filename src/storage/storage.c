@@ -123,19 +123,21 @@ static int load_segments(storage *st, sl_diag *d) {
     }
     closedir(dh);
     if (rc < 0) {
-        for (uint32_t i = 0; i < n; i++) seg_unref(found[i]);
+        for (uint32_t i = 0; i < n; i++)
+            seg_unref(found[i]);
         return rc;
     }
     /* A compaction result supersedes its inputs; inputs left by a crash between the
      * result's rename and their deletion are dropped now. */
     seg_set *set = st->segs;
+    bool superseded[STORAGE_SEGMENTS_MAX] = {false};
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < n && !superseded[i]; j++)
+            superseded[i] = found[j]->id > found[i]->id && found[j]->supersedes != 0 &&
+                            found[i]->id >= found[j]->supersedes_min &&
+                            found[i]->id <= found[j]->supersedes;
     for (uint32_t i = 0; i < n; i++) {
-        bool superseded = false;
-        for (uint32_t j = 0; j < n && !superseded; j++)
-            superseded = found[j]->id > found[i]->id && found[j]->supersedes != 0 &&
-                         found[i]->id >= found[j]->supersedes_min &&
-                         found[i]->id <= found[j]->supersedes;
-        if (superseded) {
+        if (superseded[i]) {
             if (!st->opts.read_only) atomic_store(&found[i]->obsolete, true);
             seg_unref(found[i]);
             continue;
@@ -257,9 +259,8 @@ static void *bg_main(void *arg) {
             bool full = st->bg_compact_full;
             st->bg_compact_full = false;
             pthread_mutex_unlock(&st->bg_mu);
-            int64_t cutoff = st->opts.retention_ns > 0
-                                 ? clock_realtime_ns() - st->opts.retention_ns
-                                 : INT64_MIN;
+            int64_t cutoff =
+                st->opts.retention_ns > 0 ? clock_realtime_ns() - st->opts.retention_ns : INT64_MIN;
             int rc = compact_run(st, cutoff, full);
             pthread_mutex_lock(&st->bg_mu);
             if (rc < 0) st->bg_error = rc;
@@ -294,6 +295,9 @@ static void storage_free(storage *st) {
     memtab_free(st->imm);
     mem_free(MEM_STORAGE, st->imm);
     series_index_free(&st->ix);
+    mem_free(MEM_STORAGE, st->new_slots);
+    mem_free(MEM_STORAGE, st->new_first);
+    buf_free(&st->new_log);
     if (st->lock_fd >= 0) close(st->lock_fd);
     pthread_rwlock_destroy(&st->mu);
     pthread_mutex_destroy(&st->apply_mu);
@@ -337,6 +341,7 @@ int storage_open(const storage_opts *opts, storage **out, sl_diag *d) {
     pthread_mutex_init(&st->wal_mu, NULL);
     pthread_cond_init(&st->wal_cond, NULL);
     series_index_init(&st->ix, st->opts.series_max);
+    buf_init(&st->new_log, MEM_STORAGE, 0);
     int rc;
     st->mem = mem_calloc(MEM_STORAGE, 1, sizeof(*st->mem));
     st->segs = seg_set_new();
@@ -390,7 +395,8 @@ int storage_open(const storage_opts *opts, storage **out, sl_diag *d) {
     atomic_init(&st->written_seq, last);
     atomic_init(&st->durable_seq, last);
     atomic_init(&st->reported_seq, last);
-    log_info("storage", "%s: opened: %u series, %u segments, %llu points replayed from the WAL "
+    log_info("storage",
+             "%s: opened: %u series, %u segments, %llu points replayed from the WAL "
              "in %.1f ms",
              st->dir, st->ix.count, st->segs->n, (unsigned long long)st->mem->points,
              (double)(clock_mono_ns() - t0) / 1e6);
@@ -481,9 +487,25 @@ static int swap_memtable(storage *st) {
     return 0;
 }
 
+/* Batch-local table of new keys: finds the point that introduced an equal key. */
+static uint32_t *new_slot(storage *st, const point_batch *b, const uint8_t *k, uint32_t n,
+                          uint32_t h) {
+    uint32_t mask = st->new_cap - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        uint32_t v = st->new_slots[i];
+        if (v == 0) return &st->new_slots[i];
+        uint32_t on;
+        const uint8_t *ok = point_batch_key(b, v - 1, &on);
+        if (on == n && memcmp(ok, k, n) == 0) return &st->new_slots[i];
+    }
+}
+
+/* Fills b->series_id. New series are numbered in order of first appearance; their
+ * series.log records are written in one write(2), then they enter the index. A failure
+ * before that write leaves nothing created; the series limit fails the whole batch. */
 static int resolve_ids(storage *st, point_batch *b) {
-    bool locked = false;
-    int rc = 0;
+    uint32_t n_new = 0;
+    uint32_t base = st->ix.count;
     for (uint32_t i = 0; i < b->count; i++) {
         if (i > 0 && b->key_off[i] == b->key_off[i - 1] && b->key_len[i] == b->key_len[i - 1]) {
             b->series_id[i] = b->series_id[i - 1];
@@ -492,16 +514,67 @@ static int resolve_ids(storage *st, point_batch *b) {
         uint32_t n;
         const uint8_t *k = point_batch_key(b, i, &n);
         uint32_t id;
-        if (series_lookup(&st->ix, k, n, &id) < 0) {
-            if (!locked) {
-                pthread_rwlock_wrlock(&st->mu);
-                locked = true;
-            }
-            if ((rc = series_add(&st->ix, k, n, &id)) < 0) break;
+        if (series_lookup(&st->ix, k, n, &id) == 0) {
+            b->series_id[i] = id;
+            continue;
         }
-        b->series_id[i] = id;
+        if (n_new == 0) {
+            /* Table sized for the whole batch at load <= 1/2: no growth mid-batch. */
+            uint32_t cap = 16;
+            while (cap < 2 * b->count)
+                cap *= 2;
+            if (cap > st->new_cap) {
+                uint32_t *ns = mem_realloc(MEM_STORAGE, st->new_slots, (size_t)cap * sizeof(*ns));
+                if (!ns) return -ENOMEM;
+                st->new_slots = ns;
+                st->new_cap = cap;
+            }
+            if (b->count > st->new_first_cap) {
+                uint32_t *nf =
+                    mem_realloc(MEM_STORAGE, st->new_first, (size_t)b->count * sizeof(*nf));
+                if (!nf) return -ENOMEM;
+                st->new_first = nf;
+                st->new_first_cap = b->count;
+            }
+            memset(st->new_slots, 0, (size_t)st->new_cap * sizeof(*st->new_slots));
+        }
+        uint32_t *slot = new_slot(st, b, k, n, series_hash(k, n));
+        if (*slot) {
+            b->series_id[i] = b->series_id[*slot - 1];
+            continue;
+        }
+        if (!series_key_valid(k, n)) return SL_EINVAL;
+        if ((uint64_t)base + n_new + 1 > st->opts.series_max) return SL_ELIMIT;
+        *slot = i + 1;
+        st->new_first[n_new++] = i;
+        b->series_id[i] = base + n_new;
     }
-    if (locked) pthread_rwlock_unlock(&st->mu);
+    if (n_new == 0) return 0;
+    buf_reset(&st->new_log);
+    for (uint32_t j = 0; j < n_new; j++) {
+        uint32_t n;
+        const uint8_t *k = point_batch_key(b, st->new_first[j], &n);
+        series_log_record(&st->new_log, k, n, base + 1 + j);
+    }
+    if (buf_failed(&st->new_log)) return -ENOMEM;
+    uint64_t log_before = st->ix.log_bytes;
+    int rc = series_log_append(&st->ix, st->new_log.p, st->new_log.len);
+    if (rc < 0) return rc;
+    pthread_rwlock_wrlock(&st->mu);
+    uint64_t off = log_before;
+    for (uint32_t j = 0; j < n_new && rc == 0; j++) {
+        uint32_t n;
+        const uint8_t *k = point_batch_key(b, st->new_first[j], &n);
+        if ((rc = series_insert(&st->ix, k, n, base + 1 + j)) < 0) {
+            /* Not in memory: its record and every later one leave the log too. */
+            if (st->ix.count != base + 1 + j)
+                series_log_cut(&st->ix, off);
+            else
+                series_log_cut(&st->ix, off + SERIES_LOG_REC_HDR + n);
+        }
+        off += SERIES_LOG_REC_HDR + n;
+    }
+    pthread_rwlock_unlock(&st->mu);
     return rc;
 }
 
@@ -539,8 +612,7 @@ int storage_write(storage *st, point_batch *b) {
      * ingest waits for it (backpressure) so memory stays bounded. */
     bool big = st->mem->bytes > st->opts.memtable_bytes_max;
     bool old = st->opts.memtable_age_ms_max > 0 && st->mem->born_ns != 0 &&
-               clock_mono_ns() - st->mem->born_ns >
-                   (int64_t)st->opts.memtable_age_ms_max * 1000000;
+               clock_mono_ns() - st->mem->born_ns > (int64_t)st->opts.memtable_age_ms_max * 1000000;
     if (big || old) {
         if (st->mem->bytes > 2 * st->opts.memtable_bytes_max && imm_busy(st)) {
             pthread_mutex_lock(&st->bg_mu);
@@ -572,14 +644,16 @@ int storage_flush(storage *st) {
     pthread_mutex_lock(&st->apply_mu);
     /* Wait for a running flush, then swap and wait for ours. */
     pthread_mutex_lock(&st->bg_mu);
-    while (imm_busy(st) && st->bg_error == 0) pthread_cond_wait(&st->flush_done, &st->bg_mu);
+    while (imm_busy(st) && st->bg_error == 0)
+        pthread_cond_wait(&st->flush_done, &st->bg_mu);
     pthread_mutex_unlock(&st->bg_mu);
     int rc = 0;
     if (!memtab_is_empty(st->mem)) rc = swap_memtable(st);
     if (rc == 0) {
         pthread_mutex_lock(&st->bg_mu);
         st->bg_error = 0;
-        while (imm_busy(st) && st->bg_error == 0) pthread_cond_wait(&st->flush_done, &st->bg_mu);
+        while (imm_busy(st) && st->bg_error == 0)
+            pthread_cond_wait(&st->flush_done, &st->bg_mu);
         rc = st->bg_error;
         pthread_mutex_unlock(&st->bg_mu);
     }
@@ -591,7 +665,8 @@ int storage_compact(storage *st) {
     if (st->opts.read_only) return 0;
     pthread_mutex_lock(&st->bg_mu);
     /* Runs on the background thread; wait until it has done it. */
-    while (imm_busy(st) && st->bg_error == 0) pthread_cond_wait(&st->flush_done, &st->bg_mu);
+    while (imm_busy(st) && st->bg_error == 0)
+        pthread_cond_wait(&st->flush_done, &st->bg_mu);
     st->bg_error = 0;
     st->bg_compact_wanted = true;
     st->bg_compact_full = true;
@@ -686,6 +761,7 @@ void storage_get_stats(storage *st, storage_stats *out) {
     out->series = st->ix.count;
     out->memtable_bytes = st->mem->bytes + (st->imm ? st->imm->bytes : 0);
     out->segments = st->segs->n;
-    for (uint32_t i = 0; i < st->segs->n; i++) out->segment_bytes += st->segs->s[i]->map_bytes;
+    for (uint32_t i = 0; i < st->segs->n; i++)
+        out->segment_bytes += st->segs->s[i]->map_bytes;
     pthread_rwlock_unlock(&st->mu);
 }

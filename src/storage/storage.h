@@ -43,8 +43,9 @@ typedef struct storage storage;
 /* A WAL file is closed and a new one started past this size (and at every flush), so
  * files whose points reached a segment can be deleted whole. */
 #define STORAGE_WAL_FILE_BYTES_MAX (256u << 20)
-/* Compaction merges every segment into one once this many exist, so a read merges at
- * most this many segments plus two memtables (bounded read amplification). */
+/* Background compaction merges the newest size tier of segments into one once this
+ * many exist, so a read merges at most this many segments plus two memtables (bounded
+ * read amplification). */
 #define STORAGE_SEGMENTS_COMPACT_AT 8u
 /* Hard ceiling on segments in one directory; a flush that would pass it compacts first,
  * and opening a directory holding more fails with SL_ELIMIT. */
@@ -154,7 +155,8 @@ int storage_scan(storage *st, uint32_t id, int64_t t0_ns, int64_t t1_ns, storage
 
 /* Flushes the memtable to segments now (tests, shutdown). */
 int storage_flush(storage *st);
-/* Runs one compaction + retention pass now (normally background). */
+/* Runs one retention pass and merges every segment into one, now (normally the
+ * background thread merges size tiers). Returns once done. */
 int storage_compact(storage *st);
 
 /* Offline verification of a data directory (`slung check DIR`): writes one line per

@@ -1,5 +1,5 @@
-/* storage_internal.h - what the files of src/storage share; nothing outside storage
- * includes this (STYLE rule 2). One section per file, in data-flow order:
+/* storage_internal.h - what the files of src/storage share; only storage and its own
+ * tests, fuzz targets and benchmark include this (STYLE rule 2). One section per file, in data-flow order:
  * series index -> WAL -> memtable -> codec -> segment -> read -> compaction.
  *
  * Locking (the choice the storage issue asks us to document): one writer-preferring
@@ -8,9 +8,10 @@
  * thread is the only mutator of the index and the active memtable, so it reads them
  * without the lock and takes it for writing only while it changes them (a batch
  * insert, a new series, a memtable swap). Readers hold it for reading only long
- * enough to copy the memtable points of one series in their range and to take a
- * reference on the immutable segment set; the rest of a query runs unlocked on
- * immutable, reference-counted segments (RCU-like). */
+ * enough to copy the memtable points of one series in their range (or, for an
+ * aggregate over memtable-only data, to fold them in place) and to take a reference
+ * on the immutable segment set; the rest of a query runs unlocked on immutable,
+ * reference-counted segments (RCU-like). */
 #ifndef SL_STORAGE_INTERNAL_H
 #define SL_STORAGE_INTERNAL_H
 
@@ -41,16 +42,16 @@ typedef struct series_key_ref {
 } series_key_ref;
 
 typedef struct series_map {
-    series_slot *slots;  /* [cap] */
-    uint32_t cap;        /* power of two */
-    uint32_t used;       /* filled slots */
+    series_slot *slots; /* [cap] */
+    uint32_t cap;       /* power of two */
+    uint32_t used;      /* filled slots */
 } series_map;
 
 typedef struct series_posting {
-    uint32_t *ids;   /* ascending (ids are created in order); NULL while n <= 1 */
-    uint32_t one;    /* the only id while ids == NULL */
-    uint32_t n;      /* ids in use */
-    uint32_t cap;    /* ids allocated */
+    uint32_t *ids;    /* ascending (ids are created in order); NULL while n <= 1 */
+    uint32_t one;     /* the only id while ids == NULL */
+    uint32_t n;       /* ids in use */
+    uint32_t cap;     /* ids allocated */
     uint64_t key_off; /* posting key bytes in series_index.pkeys */
     uint32_t key_len;
 } series_posting;
@@ -70,34 +71,40 @@ typedef struct series_index {
     series_posting *posts;   /* [posts_cap] */
     uint32_t posts_n;
     uint32_t posts_cap;
-    uint8_t *pkeys;          /* posting keys back to back */
+    uint8_t *pkeys; /* posting keys back to back */
     uint64_t pkeys_len;
     uint64_t pkeys_cap;
-    int log_fd;              /* series.log, -1 when read-only */
-    uint64_t log_bytes;      /* valid bytes in the log */
+    int log_fd;                     /* series.log, -1 when read-only */
+    uint64_t log_bytes;             /* valid bytes in the log */
     atomic_uint_fast64_t log_dirty; /* appended since the last fsync */
 } series_index;
 
 int series_index_init(series_index *ix, uint32_t max);
 void series_index_free(series_index *ix);
 int series_lookup(const series_index *ix, const uint8_t *key, size_t n, uint32_t *id);
-/* Adds key as id count+1 in memory (caller holds storage.mu for writing) and appends
- * it to the log when open. */
-int series_add(series_index *ix, const uint8_t *key, size_t n, uint32_t *id);
 bool series_key_get(const series_index *ix, uint32_t id, const uint8_t **key, uint32_t *n);
+/* Batch creation (storage.c resolve_ids): records for all new series of a batch go to
+ * the log in one write before any goes into memory, so a failed write changes nothing. */
+#define SERIES_LOG_REC_HDR 12u /* bytes before the key in a series.log record */
+uint32_t series_hash(const uint8_t *key, size_t n);
+bool series_key_valid(const uint8_t *key, size_t n);
+void series_log_record(buf *out, const uint8_t *key, size_t n, uint32_t id);
+int series_log_append(series_index *ix, const uint8_t *p, size_t n);
+void series_log_cut(series_index *ix, uint64_t bytes);
+/* Adds key as id (== count + 1) in memory only; caller holds storage.mu for writing. */
+int series_insert(series_index *ix, const uint8_t *key, size_t n, uint32_t id);
 int series_postings(const series_index *ix, const uint8_t *pkey, size_t n, uint32_t limit,
                     series_set *out);
 /* Loads dir/series.log (creating it unless read_only). Problems go to report. */
-int series_log_open(series_index *ix, const char *dir, bool read_only, buf *report,
-                    sl_diag *d);
+int series_log_open(series_index *ix, const char *dir, bool read_only, buf *report, sl_diag *d);
 int series_log_sync(series_index *ix);
 
 /* --------------------------------------------------------------- wal.c */
 
 typedef struct wal wal;
 /* Called for each valid frame during replay; payload validated already. */
-typedef int (*wal_replay_cb)(uint64_t seq, uint32_t count, const uint8_t *ids,
-                             const uint8_t *ts, const uint8_t *vals, void *arg);
+typedef int (*wal_replay_cb)(uint64_t seq, uint32_t count, const uint8_t *ids, const uint8_t *ts,
+                             const uint8_t *vals, void *arg);
 
 /* Replays every WAL file of dir/wal in seq order (frames with seq <= skip_upto are
  * passed over), reports damage to report, truncates a torn tail unless read_only,
@@ -122,8 +129,8 @@ int wal_check_dir(const char *dir, uint32_t series_n, buf *report, uint64_t *fra
 /* ----------------------------------------------------------- memtable.c */
 
 typedef struct memtab_series {
-    int64_t *ts;      /* [cap] sorted strictly ascending */
-    double *v;        /* [cap] */
+    int64_t *ts; /* [cap] sorted strictly ascending */
+    double *v;   /* [cap] */
     uint32_t n;
     uint32_t cap;
     int64_t *late_ts; /* [late_cap] points older than ts[n-1], insertion order */
@@ -139,11 +146,11 @@ typedef struct memtab_series {
 typedef struct memtab {
     memtab_series **by_id; /* [ids_cap] NULL = no points */
     uint32_t ids_cap;
-    uint64_t bytes;        /* approximate heap bytes */
-    uint64_t points;       /* points inserted (duplicates included) */
-    uint64_t seq_max;      /* highest WAL seq inserted */
-    int64_t born_ns;       /* monotonic time of the first insert, 0 if empty */
-    uint32_t *touched;     /* memtab_reserve scratch: series ids of the batch, once each */
+    uint64_t bytes;    /* approximate heap bytes */
+    uint64_t points;   /* points inserted (duplicates included) */
+    uint64_t seq_max;  /* highest WAL seq inserted */
+    int64_t born_ns;   /* monotonic time of the first insert, 0 if empty */
+    uint32_t *touched; /* memtab_reserve scratch: series ids of the batch, once each */
     uint32_t touched_cap;
 } memtab;
 
@@ -165,6 +172,9 @@ int memtab_visit(const memtab *m, memtab_visit_fn fn, void *arg);
 int memtab_copy_range(const memtab *m, uint32_t id, int64_t t0, int64_t t1, int64_t **ts,
                       double **v, uint32_t *n, uint32_t *cap);
 bool memtab_is_empty(const memtab *m);
+/* Folds series id's points in [t0, t1] into a straight from the sorted run; false (and
+ * nothing added) if late points make a merge necessary. */
+bool memtab_aggregate_sorted(const memtab *m, uint32_t id, int64_t t0, int64_t t1, storage_agg *a);
 
 /* -------------------------------------------------------------- codec.c */
 
@@ -191,23 +201,23 @@ typedef struct seg_block {
     double last;
     uint64_t offset; /* of the block's encoded bytes in the file */
     uint32_t bytes;
-    uint32_t crc;    /* crc32c of the encoded bytes */
+    uint32_t crc; /* crc32c of the encoded bytes */
 } seg_block;
 
 typedef struct seg {
     atomic_int refs;
     char path[512];
-    uint64_t id;          /* file number: newer segments have larger ids */
-    uint64_t wal_seq_max; /* every WAL frame <= this is in this or an older segment */
+    uint64_t id;             /* file number: newer segments have larger ids */
+    uint64_t wal_seq_max;    /* every WAL frame <= this is in this or an older segment */
     uint64_t supersedes_min; /* a compaction result replaces the segment ids in */
     uint64_t supersedes;     /* [supersedes_min, supersedes]; 0..0 for a flush */
     int64_t min_ts;
     int64_t max_ts;
-    const uint8_t *map;   /* whole file, read-only mapping */
+    const uint8_t *map; /* whole file, read-only mapping */
     size_t map_bytes;
-    seg_block *blocks;    /* [n_blocks] sorted by (series_id, min_ts) */
+    seg_block *blocks; /* [n_blocks] sorted by (series_id, min_ts) */
     uint32_t n_blocks;
-    uint8_t *bad;         /* [n_blocks] 1 = failed its checksum at open: skipped */
+    uint8_t *bad; /* [n_blocks] 1 = failed its checksum at open: skipped */
     uint32_t n_bad;
     atomic_bool obsolete; /* compacted away: unlink when the last reference goes */
 } seg;
@@ -247,25 +257,30 @@ void seg_set_unref(seg_set *set);
 struct storage {
     storage_opts opts;
     char dir[512];
-    int lock_fd;                /* dir/LOCK, flock()ed; -1 read-only */
-    uint64_t compact_gen;       /* compactions finished (bg_mu) */
-    pthread_rwlock_t mu;        /* see the top of this file */
+    int lock_fd;          /* dir/LOCK, flock()ed; -1 read-only */
+    uint64_t compact_gen; /* compactions finished (bg_mu) */
+    uint32_t *new_slots;  /* resolve_ids scratch (apply thread): batch-local table of */
+    uint32_t new_cap;     /* new keys, point index + 1 per slot; power of two */
+    uint32_t *new_first;  /* point index of each new key, in id order */
+    uint32_t new_first_cap;
+    buf new_log;         /* their series.log records */
+    pthread_rwlock_t mu; /* see the top of this file */
     series_index ix;
-    memtab *mem;                /* active: apply thread inserts */
-    memtab *imm;                /* being flushed, read-only; NULL if none */
-    seg_set *segs;              /* current set; swapped under mu */
+    memtab *mem;   /* active: apply thread inserts */
+    memtab *imm;   /* being flushed, read-only; NULL if none */
+    seg_set *segs; /* current set; swapped under mu */
     wal *w;
-    pthread_mutex_t apply_mu;   /* one storage_write/flush swap at a time */
-    pthread_mutex_t bg_mu;      /* guards the bg_* fields and compaction */
+    pthread_mutex_t apply_mu; /* one storage_write/flush swap at a time */
+    pthread_mutex_t bg_mu;    /* guards the bg_* fields and compaction */
     pthread_cond_t bg_cond;
     pthread_t bg_thread;
     bool bg_running;
     bool bg_stop;
     bool bg_flush_wanted;
     bool bg_compact_wanted;
-    bool bg_compact_full;       /* the wanted compaction merges everything */
-    int bg_error;               /* last background failure, for stats/logs */
-    pthread_cond_t flush_done;  /* signalled when imm goes back to NULL */
+    bool bg_compact_full;      /* the wanted compaction merges everything */
+    int bg_error;              /* last background failure, for stats/logs */
+    pthread_cond_t flush_done; /* signalled when imm goes back to NULL */
     pthread_t wal_thread;
     bool wal_running;
     pthread_mutex_t wal_mu;

@@ -9,13 +9,13 @@
  * A frame is valid iff it fits in the file, payload_len = 8 + 20 * count, 0 < count <=
  * BATCH_POINTS_MAX, its crc matches and seq = previous seq + 1 (the first frame of a
  * file carries the header's first_seq).
- * Recovery: frames replay in seq order across files. At the first invalid frame, if
- * the frame after it (stepping by its length field) is valid with seq + 1, the bad one
- * is reported with file and offset and replay goes on past it; otherwise the rest of
- * the file is a torn tail (normal after kill -9): reported, cut off, and replay goes on
- * with the next file. A new file is started at every open, so a torn file is never
- * appended to.
- * Durability: wal_append() write(2)s the frame (survives kill -9 on return);
+ * Recovery: frames replay in seq order across files. At an invalid frame, if the frame
+ * after it (stepping by its length field) is valid with seq + 1, or, failing that, a
+ * valid frame with a later seq (up to WAL_RESYNC_SEQS on) starts at any later offset,
+ * the damaged frames are reported with file and offset and replay goes on from there;
+ * otherwise the rest of the file is a torn tail (normal after kill -9): reported, cut
+ * off, and replay goes on with the next file. A new file is started at every open, so a torn file
+ * is never appended to. Durability: wal_append() write(2)s the frame (survives kill -9 on return);
  * wal_sync() fdatasyncs (survives power loss). Files whose frames all reached a
  * segment are deleted by wal_drop_upto().
  * Threads: append/rotate/drop from the apply thread; sync from the WAL thread; w->mu
@@ -39,6 +39,8 @@
 #define WAL_VERSION 1u
 #define WAL_HDR 32u
 #define WAL_FRAME_HDR 16u
+/* How far past a damaged frame recovery looks for the next valid seq. */
+#define WAL_RESYNC_SEQS 1000000u
 
 typedef struct wal_file {
     uint64_t first_seq;
@@ -47,17 +49,17 @@ typedef struct wal_file {
 } wal_file;
 
 struct wal {
-    char dir[600];          /* dir/wal */
+    char dir[600]; /* dir/wal */
     bool read_only;
-    int fd;                 /* current file, -1 if none */
+    int fd; /* current file, -1 if none */
     uint64_t fd_first_seq;
     uint64_t fd_bytes;
     atomic_uint_fast64_t last_seq; /* last frame fully written */
     pthread_mutex_t mu;
-    wal_file *closed;       /* older files, ascending */
+    wal_file *closed; /* older files, ascending */
     uint32_t n_closed;
     uint32_t cap_closed;
-    uint8_t *scratch;       /* one encoded frame */
+    uint8_t *scratch; /* one encoded frame */
     size_t scratch_cap;
     atomic_uint_fast64_t bytes; /* all WAL files */
 };
@@ -194,15 +196,17 @@ static int replay_file(wal *w, uint64_t first, uint64_t skip_upto, wal_replay_cb
         goto done;
     }
     if (sl_load_u32le(p + 4) != WAL_VERSION) {
-        log_error("storage", "%s: version %u unsupported, file skipped", path, sl_load_u32le(p + 4));
+        log_error("storage", "%s: version %u unsupported, file skipped", path,
+                  sl_load_u32le(p + 4));
         if (report) buf_printf(report, "%s: unsupported version %u\n", path, sl_load_u32le(p + 4));
         goto done;
     }
     if (*next_seq != 0 && first < *next_seq) {
         log_error("storage", "%s: starts at seq %llu, before %llu: file skipped", path,
                   (unsigned long long)first, (unsigned long long)*next_seq);
-        if (report) buf_printf(report, "%s: offset 8: first seq %llu overlaps earlier files\n",
-                               path, (unsigned long long)first);
+        if (report)
+            buf_printf(report, "%s: offset 8: first seq %llu overlaps earlier files\n", path,
+                       (unsigned long long)first);
         goto done;
     }
     uint64_t want = first;
@@ -214,18 +218,42 @@ static int replay_file(wal *w, uint64_t first, uint64_t skip_upto, wal_replay_cb
             size_t next = off + WAL_FRAME_HDR + (size_t)claimed;
             if (claimed >= 8 && claimed <= STORAGE_WAL_PAYLOAD_MAX && next < size &&
                 frame_valid(p, size, next, want + 1)) {
-                log_error("storage", "%s: offset %zu: damaged frame (seq %llu) skipped", path,
-                          off, (unsigned long long)want);
-                if (report) buf_printf(report, "%s: offset %zu: damaged frame, seq %llu lost\n",
-                                       path, off, (unsigned long long)want);
+                log_error("storage", "%s: offset %zu: damaged frame (seq %llu) skipped", path, off,
+                          (unsigned long long)want);
+                if (report)
+                    buf_printf(report, "%s: offset %zu: damaged frame, seq %llu lost\n", path, off,
+                               (unsigned long long)want);
                 off = next;
                 want++;
                 continue;
             }
+            /* The length field itself may be what is damaged: look further on for a
+             * valid frame with a later seq before calling the rest a torn tail. */
+            size_t found = 0;
+            uint64_t found_seq = 0;
+            for (size_t q = off + 1; q + WAL_FRAME_HDR + 8 <= size && !found; q++) {
+                uint64_t sq = sl_load_u64le(p + q + 8);
+                if (sq > want && sq - want <= WAL_RESYNC_SEQS && frame_valid(p, size, q, sq)) {
+                    found = q;
+                    found_seq = sq;
+                }
+            }
+            if (found) {
+                log_error("storage", "%s: offset %zu: damaged frames (seq %llu..%llu) skipped",
+                          path, off, (unsigned long long)want, (unsigned long long)found_seq - 1);
+                if (report)
+                    buf_printf(report, "%s: offset %zu: damaged frames, seq %llu..%llu lost\n",
+                               path, off, (unsigned long long)want,
+                               (unsigned long long)found_seq - 1);
+                off = found;
+                want = found_seq;
+                continue;
+            }
             log_warn("storage", "%s: torn tail at offset %zu (%zu bytes) cut", path, off,
                      size - off);
-            if (report) buf_printf(report, "%s: offset %zu: torn tail of %zu bytes\n", path, off,
-                                   size - off);
+            if (report)
+                buf_printf(report, "%s: offset %zu: torn tail of %zu bytes\n", path, off,
+                           size - off);
             if (!w->read_only && ftruncate(fd, (off_t)off) < 0) {
                 rc = -errno;
                 log_error("storage", "%s: cannot cut torn tail: %s", path, strerror(errno));
@@ -341,7 +369,8 @@ fail:
 void wal_close(wal *w) {
     if (!w) return;
     if (w->fd >= 0) {
-        if (fdatasync(w->fd) < 0) log_error("storage", "WAL fdatasync at close: %s", strerror(errno));
+        if (fdatasync(w->fd) < 0)
+            log_error("storage", "WAL fdatasync at close: %s", strerror(errno));
         close(w->fd);
     }
     pthread_mutex_destroy(&w->mu);
@@ -350,8 +379,12 @@ void wal_close(wal *w) {
     mem_free(MEM_STORAGE, w);
 }
 
-uint64_t wal_last_seq(const wal *w) { return atomic_load(&((wal *)w)->last_seq); }
-uint64_t wal_bytes(const wal *w) { return atomic_load(&((wal *)w)->bytes); }
+uint64_t wal_last_seq(const wal *w) {
+    return atomic_load(&((wal *)w)->last_seq);
+}
+uint64_t wal_bytes(const wal *w) {
+    return atomic_load(&((wal *)w)->bytes);
+}
 
 int wal_rotate(wal *w, uint64_t *upto) {
     SL_ASSERT(!w->read_only);
@@ -361,8 +394,10 @@ int wal_rotate(wal *w, uint64_t *upto) {
     pthread_mutex_lock(&w->mu);
     int rc = 0;
     if (w->fd >= 0) {
-        if (fault_hit(FAULT_FSYNC)) rc = -EIO;
-        else if (fdatasync(w->fd) < 0) rc = -errno;
+        if (fault_hit(FAULT_FSYNC))
+            rc = -EIO;
+        else if (fdatasync(w->fd) < 0)
+            rc = -errno;
         if (rc < 0) {
             pthread_mutex_unlock(&w->mu);
             return rc;
@@ -430,8 +465,10 @@ int wal_sync(wal *w, uint64_t *synced_upto) {
     uint64_t upto = atomic_load(&w->last_seq);
     int rc = 0;
     if (w->fd >= 0) {
-        if (fault_hit(FAULT_FSYNC)) rc = -EIO;
-        else if (fdatasync(w->fd) < 0) rc = -errno;
+        if (fault_hit(FAULT_FSYNC))
+            rc = -EIO;
+        else if (fdatasync(w->fd) < 0)
+            rc = -errno;
     }
     pthread_mutex_unlock(&w->mu);
     if (rc == 0) *synced_upto = upto;
@@ -494,8 +531,9 @@ int wal_check_dir(const char *dir, uint32_t series_n, buf *report, uint64_t *fra
     *frames_out = frames;
     wal_close(w);
     if (c.unknown && report)
-        buf_printf(report, "%s/wal: %llu points (first in seq %llu) name series missing from "
-                   "series.log\n", dir, (unsigned long long)c.unknown,
-                   (unsigned long long)c.first_seq);
+        buf_printf(report,
+                   "%s/wal: %llu points (first in seq %llu) name series missing from "
+                   "series.log\n",
+                   dir, (unsigned long long)c.unknown, (unsigned long long)c.first_seq);
     return report && report->len != before ? SL_ECORRUPT : 0;
 }

@@ -11,7 +11,10 @@
  * stack-form ops, and a local.set of a local that a deferred entry still names.
  * Peepholes: a local.set right after the instruction that produced its value rewrites
  * that instruction's destination to the local (no copy); an i32 compare or i32.eqz
- * right before br_if / if becomes one compare-and-branch instruction.
+ * right before br_if / if becomes one compare-and-branch instruction; a commutative op
+ * or compare with a constant left operand uses the constant form with operands swapped;
+ * an add/sub/mul (or integer and/or/xor) whose right operand was loaded by the
+ * instruction just before it absorbs the load (same bounds check, same trap, the load's code offset).
  *
  * Control: block/if targets are forward; each branch cell joins the frame's fixup chain
  * (cell .u = previous entry + 1) and is patched at `end`; a loop's target is its first
@@ -89,6 +92,9 @@ typedef struct comp {
     uint32_t nlocals;    /* params + declared locals */
     uint32_t res_cell;   /* first immediate cell (w(dst, ..)) of the last result producer */
     uint32_t res_end;    /* c->n right after it; UINT32_MAX: none */
+    uint32_t ld_pos;     /* cell of the last load */
+    uint32_t ld_end;     /* c->n right after it; UINT32_MAX: none */
+    int ld_iop;          /* which load */
     uint32_t cmp_pos;    /* cell of the last i32 compare / eqz */
     uint32_t cmp_end;    /* c->n right after it; UINT32_MAX: none */
     int cmp_row;         /* its row in cmps, or -1 for i32.eqz */
@@ -149,6 +155,7 @@ static void unemit(comp *c, uint32_t pos) {
 static void label_here(comp *c) {
     c->res_end = UINT32_MAX;
     c->cmp_end = UINT32_MAX;
+    c->ld_end = UINT32_MAX;
 }
 
 /* The last instruction produced the top operand (its w(dst, ..) is at cell). */
@@ -372,10 +379,69 @@ static void emit_branch(comp *c, uint32_t l, bool cond, uint32_t off) {
     put_target(c, t);
 }
 
+/* For `k op x` with a constant left operand: the op with operands swapped (x op' k), or
+ * -1 when there is none. Commutative ops keep their name; compares mirror. */
+static int swapped_iop(int iop_ss) {
+    switch (iop_ss) {
+#define SAME(n) \
+    case IOP_##n##_ss: return IOP_##n##_ss;
+#define MIRROR(a, b) \
+    case IOP_##a##_ss: return IOP_##b##_ss;
+        SAME(i32_add) SAME(i32_mul) SAME(i32_and) SAME(i32_or) SAME(i32_xor) SAME(i32_eq)
+        SAME(i32_ne) SAME(i64_add) SAME(i64_mul) SAME(i64_and) SAME(i64_or) SAME(i64_xor)
+        SAME(i64_eq) SAME(i64_ne)
+        MIRROR(i32_lt_s, i32_gt_s) MIRROR(i32_gt_s, i32_lt_s) MIRROR(i32_lt_u, i32_gt_u)
+        MIRROR(i32_gt_u, i32_lt_u) MIRROR(i32_le_s, i32_ge_s) MIRROR(i32_ge_s, i32_le_s)
+        MIRROR(i32_le_u, i32_ge_u) MIRROR(i32_ge_u, i32_le_u)
+#undef SAME
+#undef MIRROR
+    default:
+        return -1;
+    }
+}
+
+static int cmp_row_of(int iop_ss);
+
+/* The load-fused form of binary op iop_ss when its right operand comes from load, or -1. */
+static int ld_form(int iop_ss, int load) {
+#define WASM__LD_CASE(name, ld_) \
+    if (iop_ss == IOP_##name##_ss && load == IOP_##ld_) return IOP_##name##_ld;
+    WASM__IOPS_LD(WASM__LD_CASE)
+#undef WASM__LD_CASE
+    return -1;
+}
+static_assert(IOP_i32_add_sc == IOP_i32_add_ss + 1, "an _sc form follows its _ss form");
+
 /* Emits a binary op whose operands are the top two entries; result replaces them. */
 static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t off) {
     uint32_t h = c->height - 2;
     ventry *b = &c->vs[h + 1];
+    ventry *a0 = &c->vs[h];
+    int sw;
+    int ld;
+    if (iop_sc >= 0 && a0->kind == V_CONST && b->kind != V_CONST &&
+        (sw = swapped_iop(iop_ss)) >= 0) {
+        /* k op x == x op' k: the constant form with the operands swapped. */
+        uint64_t k = a0->k;
+        uint32_t x_slot = src_slot(c, h + 1, off);
+        uint32_t at = c->n;
+        op(c, sw + 1, off); /* _sc follows _ss in the enum */
+        put_w(c, slot(c, h), x_slot);
+        put_u(c, k);
+        vpop(c, 2);
+        vpush(c, V_STK, 0, 0);
+        produced(c, at + 1);
+        cmp_row = cmp_row_of(sw);
+        if (cmp_row >= 0 && k <= UINT32_MAX) {
+            c->cmp_pos = at;
+            c->cmp_end = c->n;
+            c->cmp_row = cmp_row;
+            c->cmp_a = x_slot;
+            c->cmp_b = k;
+            c->cmp_sc = true;
+        }
+        return;
+    }
     uint32_t a_slot;
     uint32_t pos;
     if (iop_sc >= 0 && b->kind == V_CONST) {
@@ -387,6 +453,25 @@ static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t o
         put_u(c, k);
         c->cmp_sc = true;
         c->cmp_b = k;
+    } else if ((ld = ld_form(iop_ss, c->ld_iop)) >= 0 && c->ld_end == c->n &&
+               b->kind == V_STK && c->vs[h].kind != V_CONST &&
+               c->code[c->ld_pos + 1].w.a == slot(c, h + 1)) {
+        /* The right operand was loaded by the instruction just emitted: fuse them. The
+         * fused instruction keeps the load's code offset, since only the load traps. */
+        uint32_t addr = c->code[c->ld_pos + 1].w.b;
+        uint64_t moff = c->code[c->ld_pos + 2].u;
+        uint32_t ld_off = c->offs[2 * (c->offs_n - 1) + 1];
+        SL_ASSERT(c->offs[2 * (c->offs_n - 1)] == c->ld_pos);
+        unemit(c, c->ld_pos);
+        a_slot = src_slot(c, h, off); /* LOC or STK: emits nothing */
+        pos = c->n;
+        op(c, ld, ld_off);
+        put_w(c, slot(c, h), a_slot);
+        put_w(c, addr, 0);
+        put_u(c, moff);
+        c->cmp_sc = false;
+        c->cmp_b = 0;
+        cmp_row = -1;
     } else {
         a_slot = src_slot(c, h, off);
         uint32_t b_slot = src_slot(c, h + 1, off);
@@ -477,7 +562,7 @@ static int numeric_iop(uint16_t code, int *ss, int *sc, int *kind) {
 #define WASM__BF_CASE(name, code_) \
     case code_:                    \
         *ss = IOP_##name##_ss;     \
-        *sc = -1;                  \
+        *sc = IOP_##name##_sc;     \
         *kind = 2;                 \
         return 0;
 #define WASM__U_CASE(name, code_) \
@@ -657,9 +742,15 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
         }
         case WASM_OP_return_:
             if (dead) break;
-            materialize_all(c, off);
-            op(c, IOP_ret, off);
-            put_w(c, slot(c, c->height - f->result_count), f->result_count);
+            if (f->result_count == 1 && c->vs[c->height - 1].kind == V_LOC) {
+                /* One result still in a local: return it from there (fp[0] <- fp[x]). */
+                op(c, IOP_ret, off);
+                put_w(c, c->vs[c->height - 1].local, 1);
+            } else {
+                materialize_all(c, off);
+                op(c, IOP_ret, off);
+                put_w(c, slot(c, c->height - f->result_count), f->result_count);
+            }
             set_dead(c);
             break;
         case WASM_OP_call: {
@@ -946,6 +1037,9 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
                     vpop(c, 1);
                     vpush(c, V_STK, 0, 0);
                     produced(c, pos + 1);
+                    c->ld_pos = pos;
+                    c->ld_end = c->n;
+                    c->ld_iop = iop;
                 }
                 break;
             }

@@ -1,8 +1,10 @@
 /* decode.c - the WebAssembly binary format (spec 2.0 chapter 5) into a wasm_module.
  *
- * Decoding only checks well-formedness (SL_EPROTO, "malformed"); validate.c checks
- * types and indices afterwards. Messages and their order follow the reference
- * interpreter, whose wording the official test suite expects:
+ * Decoding checks well-formedness (SL_EPROTO, "malformed"); validate.c checks types
+ * and indices. Function bodies are handed to the validator instruction by instruction
+ * as they are walked (wasm__vctx_body_*), so code is read once; its verdict waits
+ * until decoding has finished, since a malformed byte anywhere wins. Messages and
+ * their order follow the reference interpreter, whose wording the suite expects:
  *   - one cursor runs over the whole module; a section or function body is parsed
  *     from its start and only then compared with its declared size ("section size
  *     mismatch"), so a body missing its `end` may run on into the next bytes;
@@ -370,14 +372,17 @@ static int space_make(dec *dc, wasm_extern_kind kind, uint32_t defined) {
         case WASM_EXTERN_FUNC:
             m->funcs[k].type_index = im->of.type_index;
             m->funcs[k].import_index = i;
+            m->funcs[k].type_offset = im->offset;
             break;
         case WASM_EXTERN_TABLE:
             m->tables[k].type = im->of.table;
             m->tables[k].import_index = i;
+            m->tables[k].offset = im->offset;
             break;
         case WASM_EXTERN_MEMORY:
             m->memories[k].lim = im->of.memory;
             m->memories[k].import_index = i;
+            m->memories[k].offset = im->offset;
             break;
         case WASM_EXTERN_GLOBAL:
             m->globals[k].type = im->of.global;
@@ -481,6 +486,7 @@ static int sec_import(dec *dc) {
         if (d_name(dc, &im->module, &im->module_len) < 0) return SL_EPROTO;
         if (d_name(dc, &im->name, &im->name_len) < 0) return SL_EPROTO;
         uint32_t off = rd_offset(&dc->r);
+        im->offset = off;
         if (d_u8(dc, &kind) < 0) return SL_EPROTO;
         switch (kind) {
         case 0:
@@ -512,7 +518,12 @@ static int sec_function(dec *dc) {
     dc->defined_funcs = cap;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t scratch;
-        uint32_t *t = i < cap ? &dc->m->funcs[dc->m->func_import_count + i].type_index : &scratch;
+        uint32_t *t = &scratch;
+        if (i < cap) {
+            wasm_funcdef *f = &dc->m->funcs[dc->m->func_import_count + i];
+            f->type_offset = rd_offset(&dc->r);
+            t = &f->type_index;
+        }
         if (d_u32(dc, t) < 0) return SL_EPROTO;
     }
     return 0;
@@ -524,9 +535,10 @@ static int sec_table(dec *dc) {
     uint32_t cap = vec_cap(dc, count);
     if (space_make(dc, WASM_EXTERN_TABLE, cap) < 0) return SL_EPROTO;
     for (uint32_t i = 0; i < count; i++) {
-        wasm_tabletype scratch;
-        wasm_tabletype *t = i < cap ? &dc->m->tables[dc->m->table_import_count + i].type : &scratch;
-        if (d_tabletype(dc, t) < 0) return SL_EPROTO;
+        wasm_tabledef scratch;
+        wasm_tabledef *t = i < cap ? &dc->m->tables[dc->m->table_import_count + i] : &scratch;
+        t->offset = rd_offset(&dc->r);
+        if (d_tabletype(dc, &t->type) < 0) return SL_EPROTO;
     }
     return 0;
 }
@@ -537,9 +549,10 @@ static int sec_memory(dec *dc) {
     uint32_t cap = vec_cap(dc, count);
     if (space_make(dc, WASM_EXTERN_MEMORY, cap) < 0) return SL_EPROTO;
     for (uint32_t i = 0; i < count; i++) {
-        wasm_lim scratch;
-        wasm_lim *l = i < cap ? &dc->m->memories[dc->m->memory_import_count + i].lim : &scratch;
-        if (d_limits(dc, l) < 0) return SL_EPROTO;
+        wasm_memdef scratch;
+        wasm_memdef *l = i < cap ? &dc->m->memories[dc->m->memory_import_count + i] : &scratch;
+        l->offset = rd_offset(&dc->r);
+        if (d_limits(dc, &l->lim) < 0) return SL_EPROTO;
     }
     return 0;
 }
@@ -569,6 +582,7 @@ static int sec_export(dec *dc) {
     for (uint32_t i = 0; i < count; i++) {
         wasm_exportdef scratch;
         wasm_exportdef *ex = i < cap ? &m->exports[i] : &scratch;
+        ex->offset = rd_offset(&dc->r);
         uint8_t kind = 0;
         if (d_name(dc, &ex->name, &ex->name_len) < 0) return SL_EPROTO;
         uint32_t off = rd_offset(&dc->r);
@@ -581,6 +595,7 @@ static int sec_export(dec *dc) {
 }
 
 static int sec_start(dec *dc) {
+    dc->m->start_offset = rd_offset(&dc->r);
     if (d_u32(dc, &dc->m->start) < 0) return SL_EPROTO;
     dc->m->has_start = true;
     return 0;
@@ -704,6 +719,9 @@ static int d_body(dec *dc, wasm_funcdef *f, bool check) {
                         "function declares %llu locals, more than WASM_FUNC_LOCALS_MAX (%u)",
                         (unsigned long long)total, WASM_FUNC_LOCALS_MAX);
     f->local_count = (uint32_t)total;
+    /* More runs than bytes left in the section: some were not stored, and the body
+     * overruns its section, which is malformed. Do not validate what is missing. */
+    if (groups > cap) check = false;
     f->code_start = rd_offset(&dc->r);
     if (check && wasm__vctx_body_begin(dc->vc, dc->func_index) < 0) return dec_nomem(dc);
     if (d_expr(dc, check) < 0) return SL_EPROTO;

@@ -224,6 +224,7 @@ out:
  *   copy w(dst, src) | const_ w(dst, -) k | select w(dst, a) w(b, cond)
  *   global_get w(dst, -) ptr | global_set w(src, -) ptr
  *   <binop>_ss w(dst, a) w(b, -) | <binop>_sc w(dst, a) k | <unop> w(dst, a)
+ *   <binop>_ld w(dst, a) w(addr, -) offset (b loaded from memory, the fused load)
  *   loads w(dst, addr) offset | stores w(addr, value) offset
  *   memory_size w(dst, -) | table_size w(dst, -) table
  *   stack-form ops (operands at the top of the operand stack; t = slots in use, so the
@@ -241,12 +242,14 @@ static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, 
                                    [IOP_bif_##name##_scl] = &&L_bif_##name##_scl,
 #define WASM__LABEL_BI(name, code) [IOP_##name##_ss] = &&L_##name##_ss, \
                                    [IOP_##name##_sc] = &&L_##name##_sc,
-#define WASM__LABEL_BF(name, code) [IOP_##name##_ss] = &&L_##name##_ss,
+#define WASM__LABEL_BF(name, code) [IOP_##name##_ss] = &&L_##name##_ss, \
+                                   [IOP_##name##_sc] = &&L_##name##_sc,
 #define WASM__LABEL_U(name, code) [IOP_##name] = &&L_##name,
+#define WASM__LABEL_LD(name, load) [IOP_##name##_ld] = &&L_##name##_ld,
     static const void *const labels[IOP_COUNT] = {
         WASM__IOPS_CONTROL(WASM__LABEL_C) WASM__IOPS_CMP(WASM__LABEL_CMP)
         WASM__IOPS_BIN_INT(WASM__LABEL_BI) WASM__IOPS_BIN_FLT(WASM__LABEL_BF)
-        WASM__IOPS_UNARY(WASM__LABEL_U)};
+        WASM__IOPS_UNARY(WASM__LABEL_U) WASM__IOPS_LD(WASM__LABEL_LD)};
     static const wcell halt_code[1] = {{.op = &&L_halt}};
     if (labels_out) {
         *labels_out = labels;
@@ -766,6 +769,45 @@ L_ref_is_null: {
     STORE(i64_store32, uint32_t, 4)
 #undef STORE
 
+    /* Load + binary op: b is loaded (bounds-checked exactly as the load would be). */
+#define LD_BIN(name, ctype, width, T, conv, expr)                    \
+    L_##name##_ld: {                                                 \
+        uint64_t ea = (uint64_t)(uint32_t)fp[pc[2].w.a] + pc[3].u;   \
+        ctype v_;                                                    \
+        if (sl_unlikely(ea + (width) > msz)) {                       \
+            msg = TRAP_MEM_OOB;                                      \
+            goto trap;                                               \
+        }                                                            \
+        memcpy(&v_, mb + ea, (width));                               \
+        T a = conv(fp[pc[1].w.b]);                                   \
+        T b = conv(v_);                                              \
+        fp[pc[1].w.a] = (expr);                                      \
+        NEXT(4);                                                     \
+    }
+#define ID32(v) ((uint32_t)(v))
+#define ID64(v) ((uint64_t)(v))
+    LD_BIN(f64_add, uint64_t, 8, double, f64_of, bits_f64(a + b))
+    LD_BIN(f64_sub, uint64_t, 8, double, f64_of, bits_f64(a - b))
+    LD_BIN(f64_mul, uint64_t, 8, double, f64_of, bits_f64(a * b))
+    LD_BIN(f32_add, uint32_t, 4, float, f32_of, bits_f32(a + b))
+    LD_BIN(f32_sub, uint32_t, 4, float, f32_of, bits_f32(a - b))
+    LD_BIN(f32_mul, uint32_t, 4, float, f32_of, bits_f32(a * b))
+    LD_BIN(i32_add, uint32_t, 4, uint32_t, ID32, (uint32_t)(a + b))
+    LD_BIN(i32_sub, uint32_t, 4, uint32_t, ID32, (uint32_t)(a - b))
+    LD_BIN(i32_mul, uint32_t, 4, uint32_t, ID32, (uint32_t)(a * b))
+    LD_BIN(i32_and, uint32_t, 4, uint32_t, ID32, a & b)
+    LD_BIN(i32_or, uint32_t, 4, uint32_t, ID32, a | b)
+    LD_BIN(i32_xor, uint32_t, 4, uint32_t, ID32, a ^ b)
+    LD_BIN(i64_add, uint64_t, 8, uint64_t, ID64, a + b)
+    LD_BIN(i64_sub, uint64_t, 8, uint64_t, ID64, a - b)
+    LD_BIN(i64_mul, uint64_t, 8, uint64_t, ID64, a * b)
+    LD_BIN(i64_and, uint64_t, 8, uint64_t, ID64, a & b)
+    LD_BIN(i64_or, uint64_t, 8, uint64_t, ID64, a | b)
+    LD_BIN(i64_xor, uint64_t, 8, uint64_t, ID64, a ^ b)
+#undef LD_BIN
+#undef ID32
+#undef ID64
+
     /* ---- numeric: w(dst, a) then w(b, -) (_ss) or the constant (_sc) ---- */
 #define I32_BIN(name, expr)                                \
     L_##name##_ss: {                                       \
@@ -799,11 +841,23 @@ L_ref_is_null: {
         float b = f32_of(fp[pc[2].w.a]);                   \
         fp[pc[1].w.a] = (expr);                            \
         NEXT(3);                                           \
+    }                                                      \
+    L_##name##_sc: {                                       \
+        float a = f32_of(fp[pc[1].w.b]);                   \
+        float b = f32_of(pc[2].u);                         \
+        fp[pc[1].w.a] = (expr);                            \
+        NEXT(3);                                           \
     }
 #define F64_BIN(name, expr)                                \
     L_##name##_ss: {                                       \
         double a = f64_of(fp[pc[1].w.b]);                  \
         double b = f64_of(fp[pc[2].w.a]);                  \
+        fp[pc[1].w.a] = (expr);                            \
+        NEXT(3);                                           \
+    }                                                      \
+    L_##name##_sc: {                                       \
+        double a = f64_of(fp[pc[1].w.b]);                  \
+        double b = f64_of(pc[2].u);                        \
         fp[pc[1].w.a] = (expr);                            \
         NEXT(3);                                           \
     }
@@ -938,6 +992,9 @@ L_ref_is_null: {
 L_f32_copysign_ss:
     fp[pc[1].w.a] = (fp[pc[1].w.b] & 0x7fffffffu) | (fp[pc[2].w.a] & 0x80000000u);
     NEXT(3);
+L_f32_copysign_sc:
+    fp[pc[1].w.a] = (fp[pc[1].w.b] & 0x7fffffffu) | (pc[2].u & 0x80000000u);
+    NEXT(3);
     UN(f64_abs, uint64_t, U64, a & 0x7fffffffffffffffull)
     UN(f64_neg, uint64_t, U64, a ^ 0x8000000000000000ull)
     UN(f64_ceil, double, f64_of, bits_f64(a != a ? a + a : ceil(a)))
@@ -954,6 +1011,10 @@ L_f32_copysign_ss:
 L_f64_copysign_ss:
     fp[pc[1].w.a] =
         (fp[pc[1].w.b] & 0x7fffffffffffffffull) | (fp[pc[2].w.a] & 0x8000000000000000ull);
+    NEXT(3);
+L_f64_copysign_sc:
+    fp[pc[1].w.a] =
+        (fp[pc[1].w.b] & 0x7fffffffffffffffull) | (pc[2].u & 0x8000000000000000ull);
     NEXT(3);
 
     UN(i32_wrap_i64, uint64_t, U64, (uint32_t)a)

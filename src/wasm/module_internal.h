@@ -192,17 +192,20 @@ typedef struct wasm_funcdef {
     uint32_t local_group_count; /* entries in local_groups */
     wasm_localgroup *local_groups; /* runs in declaration order (params not included) */
     uint32_t max_stack;            /* validator: most operand values live at once in the body */
-    uint32_t max_depth; /* validator: most control frames at once, incl. the body's own */
+    uint32_t max_depth;   /* validator: most control frames at once, incl. the body's own */
+    uint32_t type_offset; /* module offset of its type index (function section or import) */
 } wasm_funcdef;
 
 typedef struct wasm_tabledef {
     wasm_tabletype type;   /* reference type and limits */
     uint32_t import_index; /* into imports when imported, else UINT32_MAX */
+    uint32_t offset;       /* module offset of its table type (diagnostics) */
 } wasm_tabledef;
 
 typedef struct wasm_memdef {
     wasm_lim lim;          /* in 64 KiB pages; min, max <= 65536 */
     uint32_t import_index; /* into imports when imported, else UINT32_MAX */
+    uint32_t offset;       /* module offset of its limits (diagnostics) */
 } wasm_memdef;
 
 typedef struct wasm_globaldef {
@@ -223,7 +226,8 @@ typedef struct wasm_importdef {
         wasm_lim memory;        /* MEMORY: in pages */
         wasm_globaltype global; /* GLOBAL */
     } of;
-    uint32_t index; /* index in the kind's index space (funcs, tables, ...) */
+    uint32_t index;  /* index in the kind's index space (funcs, tables, ...) */
+    uint32_t offset; /* module offset of its description (after the names) */
 } wasm_importdef;
 
 typedef struct wasm_exportdef {
@@ -231,6 +235,7 @@ typedef struct wasm_exportdef {
     uint32_t name_len;     /* bytes, without the NUL */
     wasm_extern_kind kind; /* which index space */
     uint32_t index;        /* into funcs / tables / memories / globals */
+    uint32_t offset;       /* module offset of the entry (diagnostics) */
 } wasm_exportdef;
 
 typedef enum wasm_segmode {
@@ -300,7 +305,8 @@ struct wasm_module {
 
     uint32_t data_count; /* entries of datas */
     wasm_datadef *datas;
-    bool has_datacount; /* a data count section was present (equals data_count) */
+    bool has_datacount;    /* a data count section was present (equals data_count) */
+    uint32_t start_offset; /* module offset of the start section's index (diagnostics) */
 };
 
 /* Type of local i of defined function f (params first), or 0 if out of range. */

@@ -36,15 +36,10 @@
 
 #define WASM_PAGE_BYTES 65536u
 
-/* Defaults and ceilings of wasm_limits (wasm.h documents the fields). */
-#define WASM_MEMORY_PAGES_MAX_DEFAULT 1024u
-#define WASM_MEMORY_PAGES_MAX_CEILING 65536u
-#define WASM_TABLE_ELEMS_MAX_DEFAULT (1u << 20)
-#define WASM_TABLE_ELEMS_MAX_CEILING (1u << 26)
-#define WASM_CALL_DEPTH_MAX_DEFAULT 10000u
-#define WASM_CALL_DEPTH_MAX_CEILING 1000000u
-#define WASM_VALUE_STACK_MAX_DEFAULT (1u << 20)
-#define WASM_VALUE_STACK_MAX_CEILING (1u << 26)
+static_assert(WASM_MEMORY_PAGES_MAX_DEFAULT <= WASM_MEMORY_PAGES_MAX_CEILING, "default > ceiling");
+static_assert(WASM_TABLE_ELEMS_MAX_DEFAULT <= WASM_TABLE_ELEMS_MAX_CEILING, "default > ceiling");
+static_assert(WASM_CALL_DEPTH_MAX_DEFAULT <= WASM_CALL_DEPTH_MAX_CEILING, "default > ceiling");
+static_assert(WASM_VALUE_STACK_MAX_DEFAULT <= WASM_VALUE_STACK_MAX_CEILING, "default > ceiling");
 
 /* One cell of compiled code. */
 typedef union wcell {
@@ -216,7 +211,7 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
     X(i64_rem_s, 0x81) X(i64_rem_u, 0x82) X(i64_and, 0x83) X(i64_or, 0x84) X(i64_xor, 0x85) \
     X(i64_shl, 0x86) X(i64_shr_s, 0x87) X(i64_shr_u, 0x88) X(i64_rotl, 0x89) X(i64_rotr, 0x8a)
 
-/* Float binary ops (slot,slot only): X(name, wasm opcode). */
+/* Float binary ops: X(name, wasm opcode); _ss and _sc forms as for integers. */
 #define WASM__IOPS_BIN_FLT(X) \
     X(f32_eq, 0x5b) X(f32_ne, 0x5c) X(f32_lt, 0x5d) X(f32_gt, 0x5e) X(f32_le, 0x5f) \
     X(f32_ge, 0x60) X(f64_eq, 0x61) X(f64_ne, 0x62) X(f64_lt, 0x63) X(f64_gt, 0x64) \
@@ -224,6 +219,15 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
     X(f32_div, 0x95) X(f32_min, 0x96) X(f32_max, 0x97) X(f32_copysign, 0x98) \
     X(f64_add, 0xa0) X(f64_sub, 0xa1) X(f64_mul, 0xa2) X(f64_div, 0xa3) X(f64_min, 0xa4) \
     X(f64_max, 0xa5) X(f64_copysign, 0xa6)
+
+/* Binary ops whose right operand comes straight from the load just before them:
+ * X(name, the load). Form _ld: w(dst, a) w(addr, -) offset. */
+#define WASM__IOPS_LD(X) \
+    X(f64_add, f64_load) X(f64_sub, f64_load) X(f64_mul, f64_load) X(f32_add, f32_load) \
+    X(f32_sub, f32_load) X(f32_mul, f32_load) X(i32_add, i32_load) X(i32_sub, i32_load) \
+    X(i32_mul, i32_load) X(i32_and, i32_load) X(i32_or, i32_load) X(i32_xor, i32_load) \
+    X(i64_add, i64_load) X(i64_sub, i64_load) X(i64_mul, i64_load) X(i64_and, i64_load) \
+    X(i64_or, i64_load) X(i64_xor, i64_load)
 
 /* Unary ops: X(name, wasm opcode). */
 #define WASM__IOPS_UNARY(X) \
@@ -254,12 +258,13 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
 #define WASM__IOP_ENUM_CMP(name, neg) \
     IOP_bif_##name##_ss, IOP_bif_##name##_sc, IOP_bif_##name##_ssl, IOP_bif_##name##_scl,
 #define WASM__IOP_ENUM_BI(name, code) IOP_##name##_ss, IOP_##name##_sc,
-#define WASM__IOP_ENUM_BF(name, code) IOP_##name##_ss,
+#define WASM__IOP_ENUM_BF(name, code) IOP_##name##_ss, IOP_##name##_sc,
 #define WASM__IOP_ENUM_U(name, code) IOP_##name,
+#define WASM__IOP_ENUM_LD(name, load) IOP_##name##_ld,
 typedef enum wasm__iop {
     WASM__IOPS_CONTROL(WASM__IOP_ENUM_C) WASM__IOPS_CMP(WASM__IOP_ENUM_CMP)
     WASM__IOPS_BIN_INT(WASM__IOP_ENUM_BI) WASM__IOPS_BIN_FLT(WASM__IOP_ENUM_BF)
-    WASM__IOPS_UNARY(WASM__IOP_ENUM_U) IOP_COUNT
+    WASM__IOPS_UNARY(WASM__IOP_ENUM_U) WASM__IOPS_LD(WASM__IOP_ENUM_LD) IOP_COUNT
 } wasm__iop;
 
 #endif

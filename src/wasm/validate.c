@@ -39,6 +39,7 @@ typedef struct vframe {
     uint16_t op;          /* block, loop, if_, else_; end for the function body */
     bool unreachable;     /* the rest of the frame is stack-polymorphic */
     uint32_t height;      /* operand stack height at entry (after params popped) */
+    uint32_t br_stamp;    /* br_table that last checked this frame as a target */
     uint32_t param_count; /* block type */
     uint32_t result_count;
     const wasm_valtype *params;
@@ -60,6 +61,7 @@ struct wasm_vctx {
     uint32_t ctrls_max;
     uint8_t *refs;                       /* bitmap over funcs: may be the target of ref.func */
     uint8_t popped[WASM_TYPE_ARITY_MAX]; /* pop_vals' result for br_table */
+    uint32_t br_stamp;                   /* counts br_table instructions, from 1 */
     uint8_t *local_types;                /* current body's params then locals, a byte each */
     uint32_t local_types_cap;
     /* Bodies are validated while the decoder walks them (one pass over the code);
@@ -197,6 +199,7 @@ static int ctrl_push(vctx *vc, uint16_t op, uint32_t np, const wasm_valtype *par
     if (vc->ctrls_len > vc->ctrls_max) vc->ctrls_max = vc->ctrls_len;
     f->op = op;
     f->unreachable = false;
+    f->br_stamp = 0;
     f->height = vc->vals_len;
     f->param_count = np;
     f->params = params;
@@ -385,6 +388,7 @@ static int check_br_table(vctx *vc, const wasm_instr *in) {
     const wasm_valtype *dts;
     uint32_t arity;
     label_types(&vc->ctrls[vc->ctrls_len - 1 - in->b], &dts, &arity);
+    vc->br_stamp++;
     rd r;
     rd_init(&r, in->labels, (size_t)(vc->m->bytes + vc->m->size - in->labels));
     for (uint32_t i = 0; i < in->a; i++) {
@@ -395,8 +399,13 @@ static int check_br_table(vctx *vc, const wasm_instr *in) {
         if (l >= vc->ctrls_len) return v_fail(vc, vc->off, "unknown label %u", l);
         const wasm_valtype *ts;
         uint32_t n;
-        label_types(&vc->ctrls[vc->ctrls_len - 1 - l], &ts, &n);
+        vframe *target = &vc->ctrls[vc->ctrls_len - 1 - l];
+        label_types(target, &ts, &n);
         if (n != arity) return mismatch(vc);
+        /* A frame already checked by this br_table would pass again unchanged:
+         * skipping it keeps the cost at one check per distinct target frame. */
+        if (target->br_stamp == vc->br_stamp) continue;
+        target->br_stamp = vc->br_stamp;
         /* Pop with this label's types, then put back what was there. */
         for (uint32_t k = n; k > 0; k--)
             if (vpop_expect(vc, (uint8_t)ts[k - 1], &vc->popped[k - 1]) < 0) return SL_EINVAL;
@@ -808,6 +817,7 @@ static int check_exports(vctx *vc) {
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const wasm_exportdef *ex = &m->exports[i];
         uint32_t count = 0;
+        vc->off = ex->offset;
         switch (ex->kind) {
         case WASM_EXTERN_FUNC:
             rc = need_func(vc, ex->index);
@@ -845,6 +855,7 @@ static int check_module(vctx *vc) {
     vc->off = 0;
     for (uint32_t i = 0; i < m->import_count; i++) {
         const wasm_importdef *im = &m->imports[i];
+        vc->off = im->offset;
         switch (im->kind) {
         case WASM_EXTERN_FUNC:
             if (need_type(vc, im->of.type_index) < 0) return SL_EINVAL;
@@ -860,15 +871,21 @@ static int check_module(vctx *vc) {
             break;
         }
     }
-    for (uint32_t i = m->func_import_count; i < m->func_count; i++)
+    for (uint32_t i = m->func_import_count; i < m->func_count; i++) {
+        vc->off = m->funcs[i].type_offset;
         if (need_type(vc, m->funcs[i].type_index) < 0) return SL_EINVAL;
+    }
     for (uint32_t i = m->global_import_count; i < m->global_count; i++)
         if (check_const(vc, &m->globals[i].init, m->globals[i].type.type) < 0) return SL_EINVAL;
-    for (uint32_t i = m->table_import_count; i < m->table_count; i++)
+    for (uint32_t i = m->table_import_count; i < m->table_count; i++) {
+        vc->off = m->tables[i].offset;
         if (check_limits(vc, &m->tables[i].type.lim, UINT32_MAX, TABLE_LIMIT_TEXT) < 0)
             return SL_EINVAL;
-    for (uint32_t i = m->memory_import_count; i < m->memory_count; i++)
+    }
+    for (uint32_t i = m->memory_import_count; i < m->memory_count; i++) {
+        vc->off = m->memories[i].offset;
         if (check_limits(vc, &m->memories[i].lim, 65536, MEMORY_LIMIT_TEXT) < 0) return SL_EINVAL;
+    }
     for (uint32_t i = 0; i < m->elem_count; i++) {
         wasm_elemdef *e = &m->elems[i];
         for (uint32_t k = 0; k < e->item_count; k++) {
@@ -902,16 +919,17 @@ static int check_module(vctx *vc) {
         return vc->body_err.rc;
     }
     SL_ASSERT(!vc->blocked); /* an unknown function type failed above */
-    vc->off = 0;
     if (m->has_start) {
+        vc->off = m->start_offset;
         if (need_func(vc, m->start) < 0) return SL_EINVAL;
         const wasm_functype *st = func_type(m, m->start);
         if (st->param_count != 0 || st->result_count != 0)
-            return v_fail(vc, 0, "start function must not have parameters or results");
+            return v_fail(vc, vc->off, "start function must not have parameters or results");
     }
     int rc = check_exports(vc);
     if (rc < 0) return rc;
-    if (m->memory_count > 1) return v_fail(vc, 0, "multiple memories");
+    /* At the second memory's limits. */
+    if (m->memory_count > 1) return v_fail(vc, m->memories[1].offset, "multiple memories");
     return 0;
 }
 

@@ -95,6 +95,19 @@ typedef struct wasm_diag {
     char msg[200];       /* what was wrong, in the spec test suite's words where it has them */
 } wasm_diag;
 
+/* Defaults and ceilings of wasm_limits (a larger value is clamped to the ceiling).
+ * Memory pages bound each linear memory (64 KiB each; 65536 is the 4 GiB wasm32 space);
+ * table elements bound each table; call depth bounds nested calls, including host
+ * re-entry; value slots (8 bytes) bound the locals and operand stacks of all frames. */
+#define WASM_MEMORY_PAGES_MAX_DEFAULT 1024u
+#define WASM_MEMORY_PAGES_MAX_CEILING 65536u
+#define WASM_TABLE_ELEMS_MAX_DEFAULT (1u << 20)
+#define WASM_TABLE_ELEMS_MAX_CEILING (1u << 26)
+#define WASM_CALL_DEPTH_MAX_DEFAULT 10000u
+#define WASM_CALL_DEPTH_MAX_CEILING 1000000u
+#define WASM_VALUE_STACK_MAX_DEFAULT (1u << 20)
+#define WASM_VALUE_STACK_MAX_CEILING (1u << 26)
+
 /* Per-store limits; 0 in a field means its default. */
 typedef struct wasm_limits {
     uint32_t memory_pages_max; /* 64 KiB pages per memory; default 1024 (64 MiB), ceiling 65536 */

@@ -25,8 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static wf_run *run_of(void *env) { return env; }
+static wf_run *run_of(void *env) {
+    return env;
+}
 
 static void handle_forget(wf_run *r, uint32_t i) {
     SL_ASSERT(i < r->handle_count);
@@ -114,6 +117,14 @@ done:
 
 /* ---- u_poll_handle ---- */
 
+/* A poll that fails at once (unknown handle, registry gone) still takes the bounded
+ * wait, so an SDK looping on 0 does not spin a core (spec: no busy spin). */
+static void poll_idle(wf_run *r) {
+    uint32_t ms = wf__config(r->w)->poll_wait_ms;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    if (!atomic_load(&r->w->stop)) nanosleep(&ts, NULL);
+}
+
 static const char *host_poll_handle(wasm_instance *caller, void *env_, const wasm_val *args,
                                     wasm_val *results) {
     wf_run *r = run_of(env_);
@@ -127,10 +138,12 @@ static const char *host_poll_handle(wasm_instance *caller, void *env_, const was
     if (atomic_load(&r->w->stop) || !env->live_poll) goto done;
     if (handle_find(r, h) < 0) {
         wflog__host(&r->w->log, "u_poll_handle: unknown handle %llu", (unsigned long long)h);
+        poll_idle(r);
         goto done;
     }
     buf_reset(&r->scratch);
     int rc = env->live_poll(env->arg, h, wf__config(r->w)->poll_wait_ms, &r->scratch);
+    if (rc < 0) poll_idle(r);
     if (rc <= 0 || buf_failed(&r->scratch)) goto done;
     uint32_t addr = 0;
     trap = region__give(r, caller, r->scratch.p, r->scratch.len, &addr);
@@ -171,7 +184,8 @@ static void trim(const char **p, size_t *n) {
         (*p)++;
         (*n)--;
     }
-    while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t')) (*n)--;
+    while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+        (*n)--;
 }
 
 /* Decimal integer, optional sign, nothing else. */
@@ -217,7 +231,8 @@ static int parse_tags(const char *p, size_t n, sk_view *name, sk_view *tags, uin
     size_t i = 0;
     while (i <= n) {
         size_t j = i;
-        while (j < n && p[j] != ',') j++;
+        while (j < n && p[j] != ',')
+            j++;
         const char *tok = p + i;
         size_t len = j - i;
         trim(&tok, &len);
@@ -241,8 +256,8 @@ static int parse_tags(const char *p, size_t n, sk_view *name, sk_view *tags, uin
 }
 
 int host__event_parse(const char *ts_text, size_t ts_len, const char *val_text, size_t val_len,
-                       const char *tag_text, size_t tag_len, int64_t *ts, double *v, buf *key,
-                       sl_diag *d) {
+                      const char *tag_text, size_t tag_len, int64_t *ts, double *v, buf *key,
+                      sl_diag *d) {
     /* An empty buf has no bytes at all: never do arithmetic on a null pointer. */
     if (!ts_text) ts_text = "";
     if (!val_text) val_text = "";
@@ -344,7 +359,8 @@ static bool utf8_valid(const uint8_t *p, size_t n) {
             if ((p[i + j] & 0xc0) != 0x80) return false;
             cp = cp << 6 | (p[i + j] & 0x3f);
         }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000)) return false;
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000))
+            return false;
         if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
         i += k + 1;
     }

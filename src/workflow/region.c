@@ -49,8 +49,8 @@ int region__read(wf_run *r, wasm_instance *inst, uint32_t addr, const char *fn, 
     }
     if (!buf_reserve(out, length)) return -ENOMEM;
     if (wasm_memory_read(mem, offset, out->p + out->len, length) < 0) {
-        wflog__host(&r->w->log, "%s: Region at %u points at [%u, %u + %u) outside memory", fn,
-                    addr, offset, offset, length);
+        wflog__host(&r->w->log, "%s: Region at %u points at [%u, %u + %u) outside memory", fn, addr,
+                    offset, offset, length);
         return SL_EINVAL;
     }
     out->len += length;

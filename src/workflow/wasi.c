@@ -9,6 +9,7 @@
  *   random_get        (buf, len) -> errno                      getrandom(2)
  *   proc_exit         (code) -> ()                             ends the run
  * Any other WASI import is refused at deploy time with its name (workflow.c).
+ * Each call counts as a host call for the watchdog (workflow.h), like the env ones.
  * Invariants: every guest pointer goes through wasm_memory_read/write (bounds-
  * checked): a bad one is errno 21 (EFAULT), never a host fault; fd_write copies at
  * most WASI_IOVS_MAX buffers per call. Threads: the workflow's thread. */
@@ -36,7 +37,9 @@ static void set_errno(wasm_val *res, uint32_t e) {
     res[0].of.i32 = e;
 }
 
-static wasm_memory *mem_of(wasm_instance *caller) { return wasm_instance_memory(caller); }
+static wasm_memory *mem_of(wasm_instance *caller) {
+    return wasm_instance_memory(caller);
+}
 
 static int put_u32(wasm_instance *caller, uint32_t addr, uint32_t v) {
     uint8_t raw[4];
@@ -47,6 +50,7 @@ static int put_u32(wasm_instance *caller, uint32_t addr, uint32_t v) {
 
 static const char *wasi_fd_write(wasm_instance *caller, void *env, const wasm_val *args,
                                  wasm_val *res) {
+    wf__host_leave(env); /* a host call: restarts the watchdog's count */
     wf_run *r = env;
     uint32_t fd = args[0].of.i32;
     uint32_t iovs = args[1].of.i32;
@@ -80,11 +84,13 @@ static const char *wasi_fd_write(wasm_instance *caller, void *env, const wasm_va
 
 static const char *wasi_environ_get(wasm_instance *caller, void *env, const wasm_val *args,
                                     wasm_val *res) {
+    wf__host_leave(env);                        /* a host call: restarts the watchdog's count */
     return set_errno(res, WASI_ESUCCESS), NULL; /* no variables: nothing to write */
 }
 
 static const char *wasi_environ_sizes_get(wasm_instance *caller, void *env, const wasm_val *args,
                                           wasm_val *res) {
+    wf__host_leave(env); /* a host call: restarts the watchdog's count */
     if (put_u32(caller, args[0].of.i32, 0) < 0 || put_u32(caller, args[1].of.i32, 0) < 0)
         return set_errno(res, WASI_EFAULT), NULL;
     return set_errno(res, WASI_ESUCCESS), NULL;
@@ -92,6 +98,7 @@ static const char *wasi_environ_sizes_get(wasm_instance *caller, void *env, cons
 
 static const char *wasi_args_get(wasm_instance *caller, void *env, const wasm_val *args,
                                  wasm_val *res) {
+    wf__host_leave(env); /* a host call: restarts the watchdog's count */
     wf_run *r = env;
     uint32_t argv = args[0].of.i32;
     uint32_t argv_buf = args[1].of.i32;
@@ -105,6 +112,7 @@ static const char *wasi_args_get(wasm_instance *caller, void *env, const wasm_va
 
 static const char *wasi_args_sizes_get(wasm_instance *caller, void *env, const wasm_val *args,
                                        wasm_val *res) {
+    wf__host_leave(env); /* a host call: restarts the watchdog's count */
     wf_run *r = env;
     if (put_u32(caller, args[0].of.i32, 1) < 0 ||
         put_u32(caller, args[1].of.i32, (uint32_t)strlen(r->w->name) + 1) < 0)
@@ -114,6 +122,7 @@ static const char *wasi_args_sizes_get(wasm_instance *caller, void *env, const w
 
 static const char *wasi_clock_time_get(wasm_instance *caller, void *env, const wasm_val *args,
                                        wasm_val *res) {
+    wf__host_leave(env); /* a host call: restarts the watchdog's count */
     static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
                                     CLOCK_THREAD_CPUTIME_ID};
     uint32_t id = args[0].of.i32;
@@ -131,6 +140,7 @@ static const char *wasi_clock_time_get(wasm_instance *caller, void *env, const w
 
 static const char *wasi_random_get(wasm_instance *caller, void *env, const wasm_val *args,
                                    wasm_val *res) {
+    wf__host_leave(env); /* a host call: restarts the watchdog's count */
     uint32_t p = args[0].of.i32;
     uint32_t n = args[1].of.i32;
     wasm_memory *mem = mem_of(caller);
@@ -166,7 +176,13 @@ static const char *wasi_proc_exit(wasm_instance *caller, void *env, const wasm_v
 static const wf_hostfn wasi_table[] = {
     {"wasi_snapshot_preview1", "fd_write", 4, 1, {I32, I32, I32, I32}, {I32}, wasi_fd_write},
     {"wasi_snapshot_preview1", "environ_get", 2, 1, {I32, I32}, {I32}, wasi_environ_get},
-    {"wasi_snapshot_preview1", "environ_sizes_get", 2, 1, {I32, I32}, {I32}, wasi_environ_sizes_get},
+    {"wasi_snapshot_preview1",
+     "environ_sizes_get",
+     2,
+     1,
+     {I32, I32},
+     {I32},
+     wasi_environ_sizes_get},
     {"wasi_snapshot_preview1", "args_get", 2, 1, {I32, I32}, {I32}, wasi_args_get},
     {"wasi_snapshot_preview1", "args_sizes_get", 2, 1, {I32, I32}, {I32}, wasi_args_sizes_get},
     {"wasi_snapshot_preview1", "clock_time_get", 3, 1, {I32, I64, I32}, {I32}, wasi_clock_time_get},

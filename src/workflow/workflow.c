@@ -48,15 +48,15 @@
 #define WF_WATCHDOG_TICK_MS 20u
 
 struct wf_manager {
-    wf_config cfg;              /* immutable */
-    wf_env env;                 /* immutable */
-    pthread_mutex_t deploy_mu;  /* serialises deploy, remove, stop_all */
-    pthread_mutex_t mu;         /* guards list and count */
-    wf *list[WF_COUNT_MAX];     /* deployed workflows */
-    uint32_t count;             /* entries of list in use */
-    pthread_t watchdog;         /* the watchdog thread */
-    pthread_cond_t wd_cond;     /* wakes the watchdog to exit */
-    bool wd_stop;               /* (mu) the watchdog should exit */
+    wf_config cfg;             /* immutable */
+    wf_env env;                /* immutable */
+    pthread_mutex_t deploy_mu; /* serialises deploy, remove, stop_all */
+    pthread_mutex_t mu;        /* guards list and count */
+    wf *list[WF_COUNT_MAX];    /* deployed workflows */
+    uint32_t count;            /* entries of list in use */
+    pthread_t watchdog;        /* the watchdog thread */
+    pthread_cond_t wd_cond;    /* wakes the watchdog to exit */
+    bool wd_stop;              /* (mu) the watchdog should exit */
 };
 
 typedef enum wf_outcome {
@@ -81,19 +81,31 @@ void wf_config_defaults(wf_config *c) {
 
 const char *wf_state_name(wf_state s) {
     switch (s) {
-    case WF_RUNNING: return "running";
-    case WF_BACKOFF: return "backoff";
-    case WF_EXITED: return "exited";
-    case WF_FAILED: return "failed";
+    case WF_RUNNING:
+        return "running";
+    case WF_BACKOFF:
+        return "backoff";
+    case WF_EXITED:
+        return "exited";
+    case WF_FAILED:
+        return "failed";
     }
     return "unknown";
 }
 
-const wf_config *wf__config(const wf *w) { return &w->m->cfg; }
-const wf_env *wf__env(const wf *w) { return &w->m->env; }
+const wf_config *wf__config(const wf *w) {
+    return &w->m->cfg;
+}
+const wf_env *wf__env(const wf *w) {
+    return &w->m->env;
+}
 
-void wf__host_enter(wf_run *r) { atomic_store(&r->w->guest_since_ns, 0); }
-void wf__host_leave(wf_run *r) { atomic_store(&r->w->guest_since_ns, clock_mono_ns()); }
+void wf__host_enter(wf_run *r) {
+    atomic_store(&r->w->guest_since_ns, 0);
+}
+void wf__host_leave(wf_run *r) {
+    atomic_store(&r->w->guest_since_ns, clock_mono_ns());
+}
 
 /* ---- validation ---- */
 
@@ -115,14 +127,20 @@ static void type_text(char *out, size_t cap, uint32_t np, const wasm_valtype *p,
     size_t k = 0;
     k += (size_t)snprintf(out + k, cap - k, "(");
     for (uint32_t i = 0; i < np && k < cap; i++) {
-        const char *t = p[i] == WASM_I32 ? "i32" : p[i] == WASM_I64 ? "i64" : p[i] == WASM_F32 ? "f32"
-                      : p[i] == WASM_F64 ? "f64" : "ref";
+        const char *t = p[i] == WASM_I32   ? "i32"
+                        : p[i] == WASM_I64 ? "i64"
+                        : p[i] == WASM_F32 ? "f32"
+                        : p[i] == WASM_F64 ? "f64"
+                                           : "ref";
         k += (size_t)snprintf(out + k, cap - k, "%s%s", i ? " " : "", t);
     }
     if (k < cap) k += (size_t)snprintf(out + k, cap - k, ") -> (");
     for (uint32_t i = 0; i < nr && k < cap; i++) {
-        const char *t = r[i] == WASM_I32 ? "i32" : r[i] == WASM_I64 ? "i64" : r[i] == WASM_F32 ? "f32"
-                      : r[i] == WASM_F64 ? "f64" : "ref";
+        const char *t = r[i] == WASM_I32   ? "i32"
+                        : r[i] == WASM_I64 ? "i64"
+                        : r[i] == WASM_F32 ? "f32"
+                        : r[i] == WASM_F64 ? "f64"
+                                           : "ref";
         k += (size_t)snprintf(out + k, cap - k, "%s%s", i ? " " : "", t);
     }
     if (k < cap) snprintf(out + k, cap - k, ")");
@@ -149,7 +167,8 @@ static int module_check(const wasm_module *mod, sl_diag *d) {
             return sl_diag_set(d, SL_EINVAL, 0, "import %s.%s: only functions can be imported",
                                info.module, info.name);
         const wf_hostfn *h = host__lookup(info.module, info.name);
-        if (!h) return sl_diag_set(d, SL_ENOTFOUND, 0, "unknown import %s.%s", info.module, info.name);
+        if (!h)
+            return sl_diag_set(d, SL_ENOTFOUND, 0, "unknown import %s.%s", info.module, info.name);
         if (!type_equal(&info.func, h)) {
             char got[64];
             char want[64];
@@ -198,7 +217,8 @@ static void wf_set_error(wf *w, const char *fmt, ...) {
     log_warn("workflow", "%s: %s", w->name, msg);
 }
 
-static bool func_has_type(wasm_func *f, uint32_t np, wasm_valtype p0, uint32_t nr, wasm_valtype r0) {
+static bool func_has_type(wasm_func *f, uint32_t np, wasm_valtype p0, uint32_t nr,
+                          wasm_valtype r0) {
     wasm_functype t;
     wasm_func_type(f, &t);
     if (t.param_count != np || t.result_count != nr) return false;
@@ -294,8 +314,10 @@ static wf_outcome wf_run_call(wf *w, wf_run *r) {
         return WF_OUT_FAILED;
     }
     if (atomic_load(&w->watchdog_fired)) {
-        wf_set_error(w, "watchdog: guest code ran %u ms without a host call, interrupted "
-                        "(function %u, offset %u)", w->m->cfg.hostless_ms_max, d.func_index, d.offset);
+        wf_set_error(w,
+                     "watchdog: guest code ran %u ms without a host call, interrupted "
+                     "(function %u, offset %u)",
+                     w->m->cfg.hostless_ms_max, d.func_index, d.offset);
         return WF_OUT_FAILED;
     }
     if (atomic_load(&w->stop)) return WF_OUT_STOPPED;
@@ -538,7 +560,8 @@ int wf_deploy(wf_manager *m, const char *name, const uint8_t *bytes, size_t n, s
         wf_stop_join(prev);
         wf_destroy(prev);
     }
-    wflog__host(&w->log, "deployed (%zu bytes)%s", n, prev ? ", replacing the previous module" : "");
+    wflog__host(&w->log, "deployed (%zu bytes)%s", n,
+                prev ? ", replacing the previous module" : "");
     w->state = WF_RUNNING;
     w->started_ns = clock_realtime_ns();
     if (pthread_create(&w->thread, NULL, wf_thread, w) != 0) {

@@ -14,12 +14,14 @@
  * States (one per workflow; see workflow.c for the transitions):
  *   running  --call returns 0 / proc_exit(0)-->                      exited
  *   running  --trap, limit, watchdog, non-zero exit-->  backoff --timer--> running
- *   backoff  --restart_backoff_ms == 0-->                            failed
+ *   running  --failure with restart_backoff_ms == 0, or a module that can never
+ *              run (missing/mistyped export, memory over the limit)-->   failed
  *   any      --wf_remove / redeploy / wf_manager_free-->             stopped (gone)
  *
  * Threads: every function here may be called from any thread (HTTP workers, the
- * server's start-up thread). Each workflow runs on its own thread; the env
- * callbacks are called from those threads. */
+ * server's start-up thread). Each workflow runs on its own thread, at a lower CPU
+ * priority than the server's (nice +10, see workflow.c); the env callbacks are
+ * called from those threads. */
 #ifndef SL_WORKFLOW_H
 #define SL_WORKFLOW_H
 
@@ -60,7 +62,7 @@
  * no busy spin). Also bounds how long a stop waits for a polling workflow. */
 #define WF_POLL_WAIT_MS_DEFAULT 50u
 
-/* Guest code running this long without calling the host is a runaway loop: the
+/* Guest code running this long without calling the host (env or WASI) is a runaway loop: the
  * watchdog interrupts the store (the engine traps "interrupted") and the workflow
  * stops with reason "watchdog". Ceiling one hour. */
 #define WF_HOSTLESS_MS_DEFAULT 5000u
@@ -97,16 +99,16 @@ typedef struct wf_env {
 /* Limits and policy; wf_config_defaults() sets the documented defaults (the same
  * as server_config's wf_* fields). */
 typedef struct wf_config {
-    uint32_t memory_mb;           /* linear memory per workflow; default 64 */
-    uint32_t call_depth_max;      /* nested guest calls; default 10000 -> trap */
-    uint32_t writebacks_per_s;    /* ws + http writebacks per workflow; default 10000; 0 = none */
-    uint32_t http_timeout_ms;     /* whole HTTP writeback; default 5000 */
-    char http_allow[1024];        /* allowlist, see writeback.c; "" = public addresses only */
-    bool http_follow_redirects;   /* default false */
-    uint32_t restart_backoff_ms;  /* first restart delay, doubling; 0 = never restart */
-    uint32_t log_bytes_max;       /* log kept per workflow (oldest lines dropped); default 1 MiB */
-    uint32_t hostless_ms_max;     /* watchdog, WF_HOSTLESS_MS_DEFAULT */
-    uint32_t poll_wait_ms;        /* WF_POLL_WAIT_MS_DEFAULT */
+    uint32_t memory_mb;          /* linear memory per workflow; default 64 */
+    uint32_t call_depth_max;     /* nested guest calls; default 10000 -> trap */
+    uint32_t writebacks_per_s;   /* ws + http writebacks per workflow; default 10000; 0 = none */
+    uint32_t http_timeout_ms;    /* whole HTTP writeback; default 5000 */
+    char http_allow[1024];       /* allowlist, see writeback.c; "" = public addresses only */
+    bool http_follow_redirects;  /* default false */
+    uint32_t restart_backoff_ms; /* first restart delay, doubling; 0 = never restart */
+    uint32_t log_bytes_max;      /* log kept per workflow (oldest lines dropped); default 1 MiB */
+    uint32_t hostless_ms_max;    /* watchdog, WF_HOSTLESS_MS_DEFAULT */
+    uint32_t poll_wait_ms;       /* WF_POLL_WAIT_MS_DEFAULT */
 } wf_config;
 
 void wf_config_defaults(wf_config *c);
@@ -130,9 +132,9 @@ int wf_remove(wf_manager *m, const char *name);
 
 typedef enum wf_state {
     WF_RUNNING = 0,
-    WF_BACKOFF,  /* failed; restarts when the backoff timer fires */
-    WF_EXITED,   /* finished normally */
-    WF_FAILED,   /* failed and will not restart */
+    WF_BACKOFF, /* failed; restarts when the backoff timer fires */
+    WF_EXITED,  /* finished normally */
+    WF_FAILED,  /* failed and will not restart */
 } wf_state;
 
 const char *wf_state_name(wf_state s);
@@ -141,11 +143,11 @@ const char *wf_state_name(wf_state s);
 typedef struct wf_status {
     char name[WF_NAME_MAX + 1];
     wf_state state;
-    int64_t started_ns;        /* wall clock of the current (or last) run's start */
-    uint64_t events_handled;   /* events handed to the guest by u_poll_handle, all runs */
-    uint32_t restarts;         /* runs after the first */
+    int64_t started_ns;          /* wall clock of the current (or last) run's start */
+    uint64_t events_handled;     /* events handed to the guest by u_poll_handle, all runs */
+    uint32_t restarts;           /* runs after the first */
     uint64_t writebacks_refused; /* over the rate limit */
-    char last_error[256];      /* "" if none: "trap: ... (function 3, offset 12)" */
+    char last_error[256];        /* "" if none: "trap: ... (function 3, offset 12)" */
 } wf_status;
 
 /* SL_ENOTFOUND if absent. */

@@ -46,39 +46,39 @@ typedef struct wf wf;
 
 /* One run of a workflow: one store and instance. Workflow thread only. */
 typedef struct wf_run {
-    wf *w;                                /* owner */
-    wasm_store *store;                    /* this run's store */
-    wasm_instance *inst;                  /* NULL until instantiated */
-    wasm_func *allocate;                  /* export "allocate" or NULL */
-    uint64_t handles[WF_HANDLES_MAX];     /* live handles this run registered */
-    uint32_t handle_count;                /* used entries of handles */
-    bool exited;                          /* proc_exit was called */
-    int32_t exit_code;                    /* its argument */
-    double tokens;                        /* writeback token bucket */
-    int64_t tokens_ns;                    /* monotonic time tokens was last refilled */
-    buf scratch;                          /* event and response bytes on their way to the guest */
-    char msg[200];                        /* trap text a host function returns */
+    wf *w;                            /* owner */
+    wasm_store *store;                /* this run's store */
+    wasm_instance *inst;              /* NULL until instantiated */
+    wasm_func *allocate;              /* export "allocate" or NULL */
+    uint64_t handles[WF_HANDLES_MAX]; /* live handles this run registered */
+    uint32_t handle_count;            /* used entries of handles */
+    bool exited;                      /* proc_exit was called */
+    int32_t exit_code;                /* its argument */
+    double tokens;                    /* writeback token bucket */
+    int64_t tokens_ns;                /* monotonic time tokens was last refilled */
+    buf scratch;                      /* event and response bytes on their way to the guest */
+    char msg[200];                    /* trap text a host function returns */
 } wf_run;
 
 struct wf {
-    struct wf_manager *m;                 /* owner; immutable */
-    char name[WF_NAME_MAX + 1];           /* immutable */
-    wasm_module *module;                  /* immutable; shared by runs */
-    pthread_t thread;                     /* the workflow's thread */
-    pthread_mutex_t mu;                   /* guards the fields marked (mu) */
-    pthread_cond_t cond;                  /* wakes the backoff wait on stop */
-    atomic_bool stop;                     /* set once to end the workflow */
-    wasm_store *store;                    /* (mu) current run's store, NULL between runs */
-    wf_state state;                       /* (mu) */
-    int64_t started_ns;                   /* (mu) wall clock of this run's start */
-    uint32_t restarts;                    /* (mu) */
-    char last_error[256];                 /* (mu) */
-    atomic_uint_fast64_t events_handled;  /* any thread */
+    struct wf_manager *m;                    /* owner; immutable */
+    char name[WF_NAME_MAX + 1];              /* immutable */
+    wasm_module *module;                     /* immutable; shared by runs */
+    pthread_t thread;                        /* the workflow's thread */
+    pthread_mutex_t mu;                      /* guards the fields marked (mu) */
+    pthread_cond_t cond;                     /* wakes the backoff wait on stop */
+    atomic_bool stop;                        /* set once to end the workflow */
+    wasm_store *store;                       /* (mu) current run's store, NULL between runs */
+    wf_state state;                          /* (mu) */
+    int64_t started_ns;                      /* (mu) wall clock of this run's start */
+    uint32_t restarts;                       /* (mu) */
+    char last_error[256];                    /* (mu) */
+    atomic_uint_fast64_t events_handled;     /* any thread */
     atomic_uint_fast64_t writebacks_refused; /* any thread */
-    atomic_int_fast64_t guest_since_ns;   /* monotonic: guest entered; 0 while in the host */
-    atomic_bool watchdog_fired;           /* the watchdog interrupted this run */
-    wf_log log;                           /* lines of every run */
-    wf_run run;                           /* workflow thread only */
+    atomic_int_fast64_t guest_since_ns;      /* monotonic: guest entered; 0 while in the host */
+    atomic_bool watchdog_fired;              /* the watchdog interrupted this run */
+    wf_log log;                              /* lines of every run */
+    wf_run run;                              /* workflow thread only */
 };
 
 /* Host functions mark host time so the watchdog only counts guest time. */
@@ -90,13 +90,13 @@ const wf_env *wf__env(const wf *w);
 /* ---- host function table (host.c, wasi.c) ---- */
 
 typedef struct wf_hostfn {
-    const char *module;       /* "env" or "wasi_snapshot_preview1" */
+    const char *module; /* "env" or "wasi_snapshot_preview1" */
     const char *name;
     uint32_t param_count;
     uint32_t result_count;
     wasm_valtype params[4];
     wasm_valtype results[1];
-    wasm_host_fn fn;          /* env is the wf_run */
+    wasm_host_fn fn; /* env is the wf_run */
 } wf_hostfn;
 
 const wf_hostfn *host__lookup(const char *module, const char *name);

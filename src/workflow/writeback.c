@@ -47,9 +47,13 @@
 
 static pthread_once_t wb_once = PTHREAD_ONCE_INIT;
 
-static void wb_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void wb_init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
-void wb__global_init(void) { pthread_once(&wb_once, wb_init_once); }
+void wb__global_init(void) {
+    pthread_once(&wb_once, wb_init_once);
+}
 
 /* ---- rate ---- */
 
@@ -73,7 +77,8 @@ bool wb__rate_take(wf_run *r) {
     static _Thread_local int64_t last_log_s;
     if (now / 1000000000 != last_log_s) {
         last_log_s = now / 1000000000;
-        wflog__host(&r->w->log, "writeback refused: over the limit of %u per second (%llu refused so far)",
+        wflog__host(&r->w->log,
+                    "writeback refused: over the limit of %u per second (%llu refused so far)",
                     rate, (unsigned long long)refused);
     }
     int64_t wait_ns = rate > 0 ? (int64_t)((1.0 - r->tokens) * 1e9 / rate) : 100000000;
@@ -124,9 +129,11 @@ static bool v6_public(const uint8_t *a) {
     static const uint8_t linklocal[16] = {0xfe, 0x80};
     static const uint8_t multicast[16] = {0xff};
     if (v6_prefix(a, mapped, 96) || v6_prefix(a, nat64, 96))
-        return v4_public((uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15]);
+        return v4_public((uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
+                         a[15]);
     if (v6_prefix(a, zero, 127)) return false; /* :: and ::1 */
-    if (v6_prefix(a, ula, 7) || v6_prefix(a, linklocal, 10) || v6_prefix(a, multicast, 8)) return false;
+    if (v6_prefix(a, ula, 7) || v6_prefix(a, linklocal, 10) || v6_prefix(a, multicast, 8))
+        return false;
     return true;
 }
 
@@ -153,7 +160,8 @@ static int entry_covers(const char *entry, const struct sockaddr *addr) {
     if (slash) {
         char *end = NULL;
         unsigned long b = strtoul(slash + 1, &end, 10);
-        if (!end || *end != 0 || end == slash + 1 || b > bits) return 0; /* malformed: covers nothing */
+        if (!end || *end != 0 || end == slash + 1 || b > bits)
+            return 0; /* malformed: covers nothing */
         bits = (unsigned)b;
     }
     if (addr->sa_family == AF_INET && family == AF_INET) {
@@ -194,7 +202,8 @@ static bool addr_public(const struct sockaddr *addr) {
 bool wb__allowed(const char *allow, const char *host, const struct sockaddr *addr) {
     if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) return false;
     const char *p = allow;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     if (*p == 0) return addr_public(addr);
     bool name_ok = false;
     while (*p) {
@@ -202,8 +211,10 @@ bool wb__allowed(const char *allow, const char *host, const struct sockaddr *add
         size_t n = strcspn(p, ",");
         const char *e = p;
         size_t en = n;
-        while (en > 0 && (*e == ' ' || *e == '\t')) e++, en--;
-        while (en > 0 && (e[en - 1] == ' ' || e[en - 1] == '\t')) en--;
+        while (en > 0 && (*e == ' ' || *e == '\t'))
+            e++, en--;
+        while (en > 0 && (e[en - 1] == ' ' || e[en - 1] == '\t'))
+            en--;
         if (en > 0 && en < sizeof(entry)) {
             memcpy(entry, e, en);
             entry[en] = 0;
@@ -221,12 +232,12 @@ bool wb__allowed(const char *allow, const char *host, const struct sockaddr *add
 /* ---- HTTP ---- */
 
 typedef struct wb_call {
-    wf_run *r;              /* the calling run */
-    CURL *curl;             /* this call's handle */
-    buf *out;               /* response body */
-    bool too_big;           /* the body passed WF_HTTP_RESPONSE_BYTES_MAX */
-    bool denied;            /* the allowlist refused an address */
-    char denied_addr[64];   /* which one, for the log */
+    wf_run *r;            /* the calling run */
+    CURL *curl;           /* this call's handle */
+    buf *out;             /* response body */
+    bool too_big;         /* the body passed WF_HTTP_RESPONSE_BYTES_MAX */
+    bool denied;          /* the allowlist refused an address */
+    char denied_addr[64]; /* which one, for the log */
 } wb_call;
 
 static size_t wb_on_body(char *p, size_t size, size_t nmemb, void *arg) {
@@ -266,9 +277,10 @@ static curl_socket_t wb_on_open(void *arg, curlsocktype purpose, struct curl_soc
     wb_current_host(c->curl, host, sizeof(host));
     if (!wb__allowed(wf__config(c->r->w)->http_allow, host, &a->addr)) {
         c->denied = true;
-        const void *raw = a->addr.sa_family == AF_INET
-                              ? (const void *)&((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr
-                              : (const void *)&((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr;
+        const void *raw =
+            a->addr.sa_family == AF_INET
+                ? (const void *)&((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr
+                : (const void *)&((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr;
         if (!inet_ntop(a->family, raw, c->denied_addr, sizeof(c->denied_addr)))
             snprintf(c->denied_addr, sizeof(c->denied_addr), "?");
         return CURL_SOCKET_BAD;
@@ -318,7 +330,9 @@ int wb__http(wf_run *r, const char *url, size_t url_len, const uint8_t *body, si
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     headers = curl_slist_append(headers, "Expect:");
     size_t sp = 0;
-    while (sp < body_len && (body[sp] == ' ' || body[sp] == '\n' || body[sp] == '\t' || body[sp] == '\r')) sp++;
+    while (sp < body_len &&
+           (body[sp] == ' ' || body[sp] == '\n' || body[sp] == '\t' || body[sp] == '\r'))
+        sp++;
     bool json = sp < body_len && (body[sp] == '{' || body[sp] == '[');
     headers = curl_slist_append(headers, json ? "Content-Type: application/json"
                                               : "Content-Type: text/plain; charset=utf-8");
@@ -337,8 +351,9 @@ int wb__http(wf_run *r, const char *url, size_t url_len, const uint8_t *body, si
     const char *m = wb_method_names[method];
     int ushow = (int)SL_MIN(url_len, 200u);
     if (call.denied) {
-        wflog__host(&r->w->log, "u_writeback_http %s %.*s: address %s is not allowed (--wf-http-allow)",
-                    m, ushow, url, call.denied_addr);
+        wflog__host(&r->w->log,
+                    "u_writeback_http %s %.*s: address %s is not allowed (--wf-http-allow)", m,
+                    ushow, url, call.denied_addr);
         rc = SL_EINVAL;
     } else if (call.too_big) {
         wflog__host(&r->w->log, "u_writeback_http %s %.*s: response body over %u bytes", m, ushow,

@@ -22,18 +22,9 @@ import time
 import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, check  # noqa: E402
+from harness import Server, check, point, serving  # noqa: E402
 
 FRAME_MAX = 65536
-
-
-def point(ts, value, series, tags):
-    s = series.encode()
-    m = struct.pack("<qdHH", ts, value, len(s), len(tags)) + s
-    for t in tags:
-        t = t.encode()
-        m += struct.pack("<H", len(t)) + t
-    return m
 
 
 class GoodProducer(threading.Thread):
@@ -108,9 +99,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < 4096:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
-    srv = Server(args=["--frame-bytes-max", str(FRAME_MAX), "--send-queue-bytes-max", "65536"])
-    try:
-        srv.start()
+    with serving(Server(args=["--frame-bytes-max", str(FRAME_MAX), "--send-queue-bytes-max", "65536"]), log_tail=5000) as srv:
         port = srv.port
         good = GoodProducer(port)
         good.start()
@@ -239,11 +228,6 @@ def main():
         rc = srv.stop()
         check(rc == 0, "exit status %r" % rc)
         print("ok bad input rejected clearly; %d good points all acked and stored" % good.sent)
-    except Exception:
-        print(srv.log_text()[-5000:])
-        raise
-    finally:
-        srv.cleanup()
 
 
 if __name__ == "__main__":

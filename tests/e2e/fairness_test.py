@@ -14,16 +14,7 @@ import time
 import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, check  # noqa: E402
-
-
-def point(ts, value, series, tags):
-    s = series.encode()
-    m = struct.pack("<qdHH", ts, value, len(s), len(tags)) + s
-    for t in tags:
-        t = t.encode()
-        m += struct.pack("<H", len(t)) + t
-    return m
+from harness import Server, check, point, serving  # noqa: E402
 
 
 def masked_binary(payload):
@@ -33,9 +24,7 @@ def masked_binary(payload):
 
 
 def main():
-    srv = Server(args=["--ingest-queue-batches", "2", "--fsync", "always"])
-    try:
-        srv.start()
+    with serving(Server(args=["--ingest-queue-batches", "2", "--fsync", "always"])) as srv:
         port = srv.port
         # The flooder: 50 points a frame, frames pre-built, written back to back.
         frame = b"".join(point(1700000000000000000 + i, 1.0, "flood", ["f=%d" % (i % 7)])
@@ -83,11 +72,6 @@ def main():
         polite.close()
         check(srv.stop() == 0, "unclean stop")
         print("ok a flooding producer does not starve a polite one; nothing dropped")
-    except Exception:
-        print(srv.log_text()[-4000:])
-        raise
-    finally:
-        srv.cleanup()
 
 
 if __name__ == "__main__":

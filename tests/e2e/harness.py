@@ -3,12 +3,15 @@
 The server binary comes from $SLUNG_BIN (set by ctest). Each server gets a fresh
 data directory under /tmp and listens on 127.0.0.1 on a free port unless a port
 is given. stop() sends SIGTERM and returns the exit status, so tests can assert a
-clean shutdown (status 0, WAL synced)."""
+clean shutdown (status 0, WAL synced). serving() wraps a test body: start, the
+server's log tail on failure, cleanup always. point() encodes one point frame."""
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -127,3 +130,28 @@ class Server:
 def check(cond, msg):
     if not cond:
         raise AssertionError(msg)
+
+
+@contextlib.contextmanager
+def serving(srv, log_tail=4000):
+    """Starts srv and yields it; on an exception prints the last log_tail bytes
+    of its log (all of it for None) and re-raises; always cleans up."""
+    try:
+        srv.start()
+        yield srv
+    except BaseException:
+        text = srv.log_text()
+        print(text if log_tail is None else text[-log_tail:])
+        raise
+    finally:
+        srv.cleanup()
+
+
+def point(ts, value, series, tags):
+    """One point in the binary frame format of spec/ingest.md (little-endian)."""
+    s = series.encode()
+    m = struct.pack("<qdHH", ts, value, len(s), len(tags)) + s
+    for t in tags:
+        t = t.encode()
+        m += struct.pack("<H", len(t)) + t
+    return m

@@ -9,15 +9,13 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, check  # noqa: E402
+from harness import Server, check, serving  # noqa: E402
 
 HINT = {"status": "ok", "info": "use websocket binary frames to stream data"}
 
 
 def main():
-    srv = Server()
-    try:
-        srv.start()
+    with serving(Server()) as srv:
         for method in ("GET", "POST"):
             st, body = srv.get("/") if method == "GET" else srv.post("/", b"x")
             check(st == 400 and json.loads(body) == HINT, "%s / -> %d %r" % (method, st, body))
@@ -54,11 +52,6 @@ def main():
             check(flag in out.stdout, "serve --help lacks %s" % flag)
         check(srv.stop() == 0, "clean stop")
         print("ok HTTP endpoints and CLI basics")
-    except Exception:
-        print(srv.log_text()[-4000:])
-        raise
-    finally:
-        srv.cleanup()
 
 
 if __name__ == "__main__":

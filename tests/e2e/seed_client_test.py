@@ -15,7 +15,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, check  # noqa: E402
+from harness import Server, check, serving  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,9 +43,7 @@ def main():
         theirs = [l.strip() for l in seed if l.strip()]
         check(ours == theirs, "seed_004_client.py differs from the seed's client")
         origin = "checked against the seed"
-    srv = Server(port=2077, listen="0.0.0.0")
-    try:
-        srv.start()
+    with serving(Server(port=2077, listen="0.0.0.0"), log_tail=None) as srv:
         r = subprocess.run(["/usr/bin/python3", "-c", src], capture_output=True, timeout=60)
         check(r.returncode == 0, "seed client (%s) failed: %s" % (origin, r.stderr.decode()))
         rc = srv.stop()
@@ -65,11 +63,6 @@ def main():
         finally:
             again.cleanup()
         print("ok seed client point stored and survives a restart (%s)" % origin)
-    except Exception:
-        print(srv.log_text())
-        raise
-    finally:
-        srv.cleanup()
 
 
 if __name__ == "__main__":

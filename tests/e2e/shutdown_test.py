@@ -12,7 +12,7 @@ import urllib.parse
 import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, check  # noqa: E402
+from harness import Server, check, serving  # noqa: E402
 from bad_input_test import point  # noqa: E402
 
 
@@ -42,9 +42,7 @@ class Producer(threading.Thread):
 
 
 def main():
-    srv = Server()
-    try:
-        srv.start()
+    with serving(Server()) as srv:
         ps = [Producer(srv.port, "p=%d" % i) for i in range(2)]
         for p in ps:
             p.start()
@@ -74,11 +72,6 @@ def main():
         finally:
             again.cleanup()
         print("ok SIGTERM under load exits 0 and keeps every acknowledged point")
-    except Exception:
-        print(srv.log_text()[-4000:])
-        raise
-    finally:
-        srv.cleanup()
 
 
 if __name__ == "__main__":

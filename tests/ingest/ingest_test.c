@@ -93,8 +93,10 @@ typedef struct fixture {
     watch w;
 } fixture;
 
-static int fixture_open_fsync(fixture *f, uint32_t queue_batches, uint32_t series_max,
-                              storage_fsync policy) {
+/* Opens storage in a fresh directory and an ingest with io's queue bounds and the
+ * watch's callbacks (sink, on_space, on_durable). */
+static int fixture_open_opts(fixture *f, ingest_opts io, uint32_t series_max,
+                             storage_fsync policy) {
     storage_opts so;
     sl_diag d;
     test_tmpdir(f->dir);
@@ -109,13 +111,17 @@ static int fixture_open_fsync(fixture *f, uint32_t queue_batches, uint32_t serie
     }
     watch_init(&f->w);
     f->w.st = f->st;
-    ingest_opts io = {.queue_batches = queue_batches,
-                      .sink = on_sink,
-                      .sink_arg = &f->w,
-                      .on_space = on_space,
-                      .on_durable = on_durable,
-                      .cb_arg = &f->w};
+    io.sink = on_sink;
+    io.sink_arg = &f->w;
+    io.on_space = on_space;
+    io.on_durable = on_durable;
+    io.cb_arg = &f->w;
     return ingest_new(f->st, &io, &f->in);
+}
+
+static int fixture_open_fsync(fixture *f, uint32_t queue_batches, uint32_t series_max,
+                              storage_fsync policy) {
+    return fixture_open_opts(f, (ingest_opts){.queue_batches = queue_batches}, series_max, policy);
 }
 
 static int fixture_open(fixture *f, uint32_t queue_batches, uint32_t series_max) {
@@ -123,7 +129,7 @@ static int fixture_open(fixture *f, uint32_t queue_batches, uint32_t series_max)
 }
 
 static void fixture_close(fixture *f) {
-    ingest_free(f->in);
+    ingest_free(f->in); /* NULL (a test already stopped it) is a no-op */
     storage_close(f->st);
     watch_destroy(&f->w);
     test_rmrf(f->dir);
@@ -248,23 +254,15 @@ TEST(full_queue_returns_eagain_takes_nothing_and_never_drops) {
 }
 
 TEST(queued_points_bound_refuses_more_but_always_admits_one_batch) {
-    char dir[256];
-    storage_opts so;
-    storage *st;
-    ingest *in;
-    watch w;
-    test_tmpdir(dir);
-    storage_opts_default(&so);
-    so.dir = dir;
-    CHECK_EQ_INT(storage_open(&so, &st, NULL), 0);
-    watch_init(&w);
-    w.st = st;
-    ingest_opts io = {.queue_batches = 64, .queue_points = 10, .sink = on_sink, .sink_arg = &w};
-    CHECK_EQ_INT(ingest_new(st, &io, &in), 0);
+    fixture f;
+    CHECK_EQ_INT(fixture_open_opts(&f, (ingest_opts){.queue_batches = 64, .queue_points = 10}, 0,
+                                   STORAGE_FSYNC_BATCH),
+                 0);
+    ingest *in = f.in;
     point_batch b;
     point_batch_init(&b);
     uint64_t t;
-    gate(&w, true);
+    gate(&f.w, true);
     add_points(&b, 1, 0, 100); /* alone over the bound: admitted into an empty queue */
     CHECK_EQ_INT(ingest_submit(in, &b, &t), 0);
     uint64_t admitted = 100;
@@ -277,30 +275,22 @@ TEST(queued_points_bound_refuses_more_but_always_admits_one_batch) {
     }
     CHECK_EQ_INT(rc, -EAGAIN); /* 100 + 6 or 6 + 6 > 10 */
     CHECK_EQ_INT(b.count, 6);
-    gate(&w, false);
-    ingest_free(in);
-    CHECK_EQ_U64(stored_points(st, 1), admitted);
+    gate(&f.w, false);
+    ingest_free(in); /* drains: everything admitted is applied */
+    f.in = NULL;
+    CHECK_EQ_U64(stored_points(f.st, 1), admitted);
     point_batch_free(&b);
-    storage_close(st);
-    watch_destroy(&w);
-    test_rmrf(dir);
+    fixture_close(&f);
 }
 
 TEST(queued_bytes_bound_refuses_batches_of_big_keys_without_losing_them) {
-    char dir[256];
-    storage_opts so;
-    storage *st;
-    ingest *in;
-    watch w;
-    test_tmpdir(dir);
-    storage_opts_default(&so);
-    so.dir = dir;
-    CHECK_EQ_INT(storage_open(&so, &st, NULL), 0);
-    watch_init(&w);
-    w.st = st;
+    fixture f;
     /* Room for 64 batches and 1 M points, but only 4 KiB of queued bytes. */
-    ingest_opts io = {.queue_batches = 64, .queue_bytes = 4096, .sink = on_sink, .sink_arg = &w};
-    CHECK_EQ_INT(ingest_new(st, &io, &in), 0);
+    CHECK_EQ_INT(fixture_open_opts(&f, (ingest_opts){.queue_batches = 64, .queue_bytes = 4096}, 0,
+                                   STORAGE_FSYNC_BATCH),
+                 0);
+    ingest *in = f.in;
+    storage *st = f.st;
     point_batch b;
     point_batch_init(&b);
     buf key;
@@ -311,7 +301,7 @@ TEST(queued_bytes_bound_refuses_batches_of_big_keys_without_losing_them) {
     sk_view scratch[1];
     buf_init(&key, MEM_MISC, 0);
     SL_ASSERT(serieskey_build(&key, name, &tv, 1, scratch) == 0);
-    gate(&w, true);
+    gate(&f.w, true);
     uint64_t t;
     uint32_t admitted = 0;
     int rc = 0;
@@ -326,10 +316,11 @@ TEST(queued_bytes_bound_refuses_batches_of_big_keys_without_losing_them) {
     ingest_stats is;
     ingest_get_stats(in, &is);
     CHECK(is.queue_bytes <= 4096);
-    gate(&w, false);
+    gate(&f.w, false);
     while ((rc = ingest_submit(in, &b, &t)) == -EAGAIN) usleep(100);
     CHECK_EQ_INT(rc, 0);
-    ingest_free(in);
+    ingest_free(in); /* drains: everything admitted is applied */
+    f.in = NULL;
     /* Every admitted batch and the retried one are stored (one series). */
     uint32_t id;
     storage_agg a;
@@ -339,9 +330,7 @@ TEST(queued_bytes_bound_refuses_batches_of_big_keys_without_losing_them) {
     CHECK_EQ_U64(a.count, admitted + 1);
     buf_free(&key);
     point_batch_free(&b);
-    storage_close(st);
-    watch_destroy(&w);
-    test_rmrf(dir);
+    fixture_close(&f);
 }
 
 TEST(ack_tickets_complete_in_order_only_once_storage_reports_them_durable) {

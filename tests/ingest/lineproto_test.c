@@ -381,10 +381,12 @@ TEST(allocation_failure_at_any_point_is_reported_not_a_crash) {
         fault_arm(FAULT_ALLOC, n);
         int rc = lineproto_parser_init(&lp, &l);
         long prc = rc;
+        sl_diag d;
+        sl_diag_clear(&d);
         if (rc == 0) {
             point_batch_init(&b);
             prc = lineproto_parse(&lp, (const uint8_t *)body, strlen(body), LINEPROTO_NS, NOW, &b,
-                                  emit_count, &points, NULL);
+                                  emit_count, &points, &d);
             point_batch_free(&b);
             lineproto_parser_free(&lp);
         }
@@ -398,6 +400,10 @@ TEST(allocation_failure_at_any_point_is_reported_not_a_crash) {
         }
         CHECK_MSG(prc == -ENOMEM, "n=%ld: rc %ld", n, prc);
         CHECK_EQ_INT(points, 0);
+        /* The header's promise: a parse that ran out of memory says which line. */
+        if (rc == 0)
+            CHECK_MSG(strncmp(d.msg, "line ", 5) == 0 && strstr(d.msg, "memory"),
+                      "n=%ld: diag '%s'", n, d.msg);
         CHECK(n < 100);
     }
 }

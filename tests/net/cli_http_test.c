@@ -83,16 +83,25 @@ static int request(peer *p, const char *method, const char *path, const char *bo
     return cli_http_request(method, url, body, body ? strlen(body) : 0, status, out, err);
 }
 
+/* One whole exchange: a peer that answers with answer, the client's request, the
+ * peer joined (p->request then holds what the client sent). Returns request()'s rc. */
+static int exchange(peer *p, const char *answer, const char *method, const char *path,
+                    const char *body, int *status, buf *out, char err[160]) {
+    peer_start(p, answer);
+    peer_run(p);
+    int rc = request(p, method, path, body, status, out, err);
+    peer_stop(p);
+    return rc;
+}
+
 TEST(cli_http_sends_method_path_host_and_body_and_reads_a_content_length_answer) {
     peer p;
-    peer_start(&p, "HTTP/1.1 201 Created\r\nContent-Length: 11\r\n\r\n{\"ok\":true}");
-    peer_run(&p);
     buf out;
     buf_init(&out, MEM_MISC, 0);
     int status = 0;
     char err[160];
-    int rc = request(&p, "POST", "/query?q=AVG%3Acpu", "hello body", &status, &out, err);
-    peer_stop(&p);
+    int rc = exchange(&p, "HTTP/1.1 201 Created\r\nContent-Length: 11\r\n\r\n{\"ok\":true}", "POST",
+                      "/query?q=AVG%3Acpu", "hello body", &status, &out, err);
     CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
     CHECK_EQ_INT(status, 201);
     CHECK_EQ_STR(buf_cstr(&out), "{\"ok\":true}");
@@ -107,24 +116,21 @@ TEST(cli_http_sends_method_path_host_and_body_and_reads_a_content_length_answer)
 
 TEST(cli_http_reads_chunked_and_close_delimited_bodies) {
     peer p;
-    peer_start(&p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
-    peer_run(&p);
     buf out;
     buf_init(&out, MEM_MISC, 0);
     int status = 0;
     char err[160];
-    int rc = request(&p, "GET", "/", NULL, &status, &out, err);
-    peer_stop(&p);
+    int rc = exchange(&p,
+                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                      "GET", "/", NULL, &status, &out, err);
     CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
     CHECK_EQ_INT(status, 200);
     CHECK_EQ_STR(buf_cstr(&out), "hello world");
 
     buf_reset(&out);
-    peer_start(&p, "HTTP/1.0 404 Not Found\r\n\r\n{\"error\":\"no such workflow\"}");
-    peer_run(&p);
-    rc = request(&p, "GET", "/workflows/x", NULL, &status, &out, err);
-    peer_stop(&p);
+    rc = exchange(&p, "HTTP/1.0 404 Not Found\r\n\r\n{\"error\":\"no such workflow\"}", "GET",
+                  "/workflows/x", NULL, &status, &out, err);
     CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
     CHECK_EQ_INT(status, 404);
     CHECK_EQ_STR(buf_cstr(&out), "{\"error\":\"no such workflow\"}");
@@ -147,17 +153,12 @@ TEST(cli_http_reports_refused_connection_truncated_and_malformed_answers) {
     CHECK(rc < 0);
     CHECK_MSG(strstr(err, "cannot connect") != NULL, "err: %s", err);
 
-    peer_start(&p, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
-    peer_run(&p);
-    rc = request(&p, "GET", "/", NULL, &status, &out, err);
-    peer_stop(&p);
+    rc = exchange(&p, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", "GET", "/", NULL,
+                  &status, &out, err);
     CHECK_EQ_INT(rc, SL_EPROTO);
     CHECK_MSG(strstr(err, "closed before a complete response") != NULL, "err: %s", err);
 
-    peer_start(&p, "this is not HTTP at all\r\n\r\n");
-    peer_run(&p);
-    rc = request(&p, "GET", "/", NULL, &status, &out, err);
-    peer_stop(&p);
+    rc = exchange(&p, "this is not HTTP at all\r\n\r\n", "GET", "/", NULL, &status, &out, err);
     CHECK_EQ_INT(rc, SL_EPROTO);
     CHECK_MSG(strstr(err, "malformed HTTP response") != NULL, "err: %s", err);
 
@@ -188,14 +189,12 @@ TEST(cli_http_gives_up_on_a_silent_server_after_the_timeout) {
 
 TEST(cli_http_refuses_a_body_larger_than_the_callers_buffer_limit) {
     peer p;
-    peer_start(&p, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789");
-    peer_run(&p);
     buf out;
     buf_init(&out, MEM_MISC, 8);
     int status = 0;
     char err[160];
-    int rc = request(&p, "GET", "/", NULL, &status, &out, err);
-    peer_stop(&p);
+    int rc = exchange(&p, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789",
+                      "GET", "/", NULL, &status, &out, err);
     CHECK_EQ_INT(rc, SL_ELIMIT);
     CHECK_MSG(strstr(err, "larger than") != NULL, "err: %s", err);
     buf_free(&out);
@@ -215,4 +214,52 @@ TEST(cli_server_url_takes_the_flag_then_the_environment_then_the_default) {
     CHECK_EQ_STR(cli_server_url(&argc, argv2), "http://env:2");
     unsetenv("SLUNG_SERVER");
     CHECK_EQ_STR(cli_server_url(&argc, argv2), "http://127.0.0.1:2077");
+}
+
+/* Runs cli_get_print with stdout redirected to a file; returns its exit status and
+ * what it printed in out. */
+static int get_print(peer *p, const char *server_suffix, const char *path, bool newline, char *out,
+                     size_t cap) {
+    char server[128];
+    snprintf(server, sizeof(server), "http://127.0.0.1:%u%s", p->port, server_suffix);
+    char tmp[] = "/tmp/slung-cli-get-print-XXXXXX";
+    int fd = mkstemp(tmp);
+    SL_ASSERT(fd >= 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fd, 1);
+    int rc = cli_get_print("test", server, path, newline);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+TEST(cli_get_print_prints_a_200_body_and_maps_other_answers_to_exit_statuses) {
+    peer p;
+    char out[256];
+    peer_start(&p, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"value\":1}");
+    peer_run(&p);
+    int rc = get_print(&p, "//", "/query?q=x", true, out, sizeof(out));
+    peer_stop(&p);
+    CHECK_EQ_INT(rc, CLI_EXIT_OK);
+    CHECK_EQ_STR(out, "{\"value\":1}\n");
+    /* The server's trailing slashes are dropped, so the path is not "//query". */
+    CHECK(strncmp(p.request, "GET /query?q=x HTTP/1.1\r\n", 25) == 0);
+
+    peer_start(&p, "HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\n\r\n{\"e\":1}");
+    peer_run(&p);
+    rc = get_print(&p, "", "/query?q=y", false, out, sizeof(out));
+    peer_stop(&p);
+    CHECK_EQ_INT(rc, CLI_EXIT_REFUSED);
+    CHECK_EQ_STR(out, ""); /* the error goes to stderr, not stdout */
+
+    peer_start(&p, NULL);
+    close(p.lfd); /* nobody listens on p.port any more */
+    rc = get_print(&p, "", "/x", false, out, sizeof(out));
+    CHECK_EQ_INT(rc, CLI_EXIT_UNREACHABLE);
 }

@@ -9,6 +9,7 @@
 #include "query/live.h"
 #include "query/query.h"
 #include "storage/storage.h"
+#include "query_test_util.h"
 #include "test.h"
 
 #include <errno.h>
@@ -39,19 +40,6 @@ static bool fx_open(fixture *f) {
 static void fx_close(fixture *f) {
     storage_close(f->st);
     test_rmrf(f->dir);
-}
-
-static void add_point(point_batch *b, const char *name, const char **tags, int64_t ts, double v) {
-    sk_view tv[16];
-    sk_view scratch[16];
-    uint32_t n = 0;
-    for (; tags && tags[n]; n++)
-        tv[n] = (sk_view){(const uint8_t *)tags[n], (uint32_t)strlen(tags[n])};
-    buf k;
-    buf_init(&k, MEM_MISC, 0);
-    serieskey_build(&k, (sk_view){(const uint8_t *)name, (uint32_t)strlen(name)}, tv, n, scratch);
-    SL_ASSERT(point_batch_add(b, ts, v, k.p, (uint32_t)k.len) == 0);
-    buf_free(&k);
 }
 
 static int write1(storage *st, const char *name, const char **tags, int64_t ts, double v) {

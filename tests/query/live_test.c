@@ -6,6 +6,7 @@
 #include "base/fault.h"
 #include "base/serieskey.h"
 #include "query/live.h"
+#include "query_test_util.h"
 #include "test.h"
 
 #include <errno.h>
@@ -17,20 +18,6 @@
 
 #define S_NS 1000000000ll
 #define MIN_NS (60 * S_NS)
-
-/* Appends one point of name with tags (NULL-terminated) to b. */
-static void add_point(point_batch *b, const char *name, const char **tags, int64_t ts, double v) {
-    sk_view tv[16];
-    sk_view scratch[16];
-    uint32_t n = 0;
-    for (; tags && tags[n]; n++)
-        tv[n] = (sk_view){(const uint8_t *)tags[n], (uint32_t)strlen(tags[n])};
-    buf k;
-    buf_init(&k, MEM_MISC, 0);
-    serieskey_build(&k, (sk_view){(const uint8_t *)name, (uint32_t)strlen(name)}, tv, n, scratch);
-    SL_ASSERT(point_batch_add(b, ts, v, k.p, (uint32_t)k.len) == 0);
-    buf_free(&k);
-}
 
 static void feed1(live_registry *r, uint64_t producer, const char *name, const char **tags,
                   int64_t ts, double v) {
@@ -519,5 +506,16 @@ TEST(a_span_window_handles_timestamps_at_the_ends_of_time) {
     feed1(r, 1, "x", NULL, INT64_MAX - 9, 1);
     feed1(r, 1, "x", NULL, INT64_MAX - 10, 1); /* outside the 10 panes */
     CHECK(strstr(poll_now(r, h), "\"value\":2,") != NULL);
+    live_registry_free(r);
+}
+
+TEST(first_and_last_of_a_point_at_the_end_of_time_are_its_value) {
+    live_registry *r;
+    CHECK_EQ_INT(live_registry_new(10, &r), 0);
+    uint64_t hf = reg(r, "FIRST:x:[]");
+    uint64_t hl = reg(r, "LAST:x:[]");
+    feed1(r, 1, "x", NULL, INT64_MAX, 5);
+    CHECK(strstr(poll_now(r, hf), "\"value\":5,") != NULL);
+    CHECK(strstr(poll_now(r, hl), "\"value\":5,") != NULL);
     live_registry_free(r);
 }

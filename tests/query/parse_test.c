@@ -2,6 +2,7 @@
 #include "base/buf.h"
 #include "base/serieskey.h"
 #include "query/query_internal.h"
+#include "query_test_util.h"
 #include "test.h"
 
 #include <math.h>
@@ -25,13 +26,8 @@ static query *parse_ok(const char *s) {
 
 /* Builds a key for name + tags (NULL-terminated list). */
 static void key_of(buf *b, const char *name, const char **tags) {
-    sk_view tv[16];
-    sk_view scratch[16];
-    uint32_t n = 0;
-    for (; tags[n]; n++)
-        tv[n] = (sk_view){(const uint8_t *)tags[n], (uint32_t)strlen(tags[n])};
     buf_reset(b);
-    serieskey_build(b, (sk_view){(const uint8_t *)name, (uint32_t)strlen(name)}, tv, n, scratch);
+    qt_key(b, name, tags);
 }
 
 static bool matches(const query *q, const char **tags) {

@@ -120,3 +120,20 @@ TEST(help_lists_every_flag_with_its_variable_and_default) {
         CHECK_MSG(strstr(text, must[i]) != NULL, "help lacks %s", must[i]);
     free(text);
 }
+
+TEST(the_largest_accepted_retention_still_fits_in_nanoseconds) {
+    /* server.c multiplies --retention-s by 1e9 into an int64: a bound past
+     * INT64_MAX / 1e9 seconds would overflow (undefined behaviour) at start-up. */
+    server_config c;
+    config_defaults(&c);
+    sl_diag d;
+    char f1[] = "--retention-s", v1[] = "1099511627776"; /* 2^40 s: once accepted */
+    char *a1[] = {f1, v1};
+    CHECK_EQ_INT(config_load(&c, 2, a1, &d), SL_EINVAL);
+    CHECK(strstr(d.msg, "--retention-s") != NULL);
+    char v2[] = "9223372036"; /* INT64_MAX / 1e9, rounded down: about 292 years */
+    char *a2[] = {f1, v2};
+    CHECK_EQ_INT(config_load(&c, 2, a2, &d), 0);
+    CHECK_EQ_INT(c.retention_s, 9223372036LL);
+    CHECK(c.retention_s <= INT64_MAX / 1000000000);
+}

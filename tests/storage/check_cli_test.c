@@ -46,7 +46,8 @@ TEST(slung_check_exits_0_on_a_clean_directory_and_1_naming_a_damaged_block) {
     serieskey_build(&k, (sk_view){(const uint8_t *)"chk", 3}, NULL, 0, scratch);
     point_batch b;
     point_batch_init(&b);
-    for (int i = 0; i < 3000; i++) point_batch_add(&b, i, i * 0.5, k.p, (uint32_t)k.len);
+    for (int i = 0; i < 3000; i++)
+        point_batch_add(&b, i, i * 0.5, k.p, (uint32_t)k.len);
     CHECK(storage_write(st, &b) == 0);
     CHECK(storage_flush(st) == 0);
     storage_close(st);

@@ -9,7 +9,9 @@
 
 static uint8_t enc[CODEC_BYTES_MAX];
 
-static bool same_bits(double a, double b) { return memcmp(&a, &b, 8) == 0; }
+static bool same_bits(double a, double b) {
+    return memcmp(&a, &b, 8) == 0;
+}
 
 /* Encodes and decodes; returns the encoded size, 0 on a mismatch. */
 static size_t roundtrip(const int64_t *ts, const double *v, uint32_t n) {
@@ -27,23 +29,27 @@ static size_t roundtrip(const int64_t *ts, const double *v, uint32_t n) {
 TEST(special_float_values_round_trip_bit_exactly_in_every_value_mode) {
     static int64_t ts[STORAGE_BLOCK_POINTS_MAX];
     static double v[STORAGE_BLOCK_POINTS_MAX];
-    const double specials[] = {NAN, -NAN, INFINITY, -INFINITY, -0.0, 0.0, DBL_MIN / 4,
-                               -DBL_MIN / 3, DBL_MIN, DBL_MAX, -DBL_MAX, 1e308, 5e-324,
-                               0.1, 51.846000000000004, 9007199254740993.0, 1.5, -2.25};
+    const double specials[] = {
+        NAN,     -NAN,    INFINITY, -INFINITY, -0.0,   0.0, DBL_MIN / 4,        -DBL_MIN / 3,
+        DBL_MIN, DBL_MAX, -DBL_MAX, 1e308,     5e-324, 0.1, 51.846000000000004, 9007199254740993.0,
+        1.5,     -2.25};
     uint32_t ns = (uint32_t)(sizeof specials / sizeof specials[0]);
-    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++) ts[i] = (int64_t)i * 10;
+    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++)
+        ts[i] = (int64_t)i * 10;
     /* All specials mixed in with decimals: the decimal mode must carry them as exceptions. */
     for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++)
         v[i] = i % 37 == 0 ? specials[(i / 37) % ns] : (double)(int)(i % 100) / 10.0;
     CHECK(roundtrip(ts, v, STORAGE_BLOCK_POINTS_MAX) > 0);
     /* Only specials: XOR or raw. */
-    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++) v[i] = specials[i % ns];
+    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++)
+        v[i] = specials[i % ns];
     CHECK(roundtrip(ts, v, STORAGE_BLOCK_POINTS_MAX) > 0);
     /* Each special alone, and as a constant block. */
     for (uint32_t s = 0; s < ns; s++) {
         v[0] = specials[s];
         CHECK(roundtrip(ts, v, 1) > 0);
-        for (uint32_t i = 0; i < 100; i++) v[i] = specials[s];
+        for (uint32_t i = 0; i < 100; i++)
+            v[i] = specials[s];
         CHECK(roundtrip(ts, v, 100) > 0);
     }
     /* Random bit patterns (noise) fall back without loss. */
@@ -58,9 +64,11 @@ TEST(special_float_values_round_trip_bit_exactly_in_every_value_mode) {
 TEST(timestamps_round_trip_with_huge_jumps_negative_times_and_extremes) {
     static int64_t ts[STORAGE_BLOCK_POINTS_MAX];
     static double v[STORAGE_BLOCK_POINTS_MAX];
-    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++) v[i] = 1.0;
+    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++)
+        v[i] = 1.0;
     /* Negative times, before the epoch, regular. */
-    for (uint32_t i = 0; i < 500; i++) ts[i] = -1000000000000 + (int64_t)i * 7;
+    for (uint32_t i = 0; i < 500; i++)
+        ts[i] = -1000000000000 + (int64_t)i * 7;
     CHECK(roundtrip(ts, v, 500) > 0);
     /* Irregular with a jump across most of the int64 range. */
     ts[0] = INT64_MIN;
@@ -75,7 +83,10 @@ TEST(timestamps_round_trip_with_huge_jumps_negative_times_and_extremes) {
     srand(3);
     ts[0] = 1700000000000000000;
     for (uint32_t i = 1; i < STORAGE_BLOCK_POINTS_MAX; i++)
-        ts[i] = ts[i - 1] + 1 + (i % 5 == 0 ? rand() % 100000000 : i % 7 == 0 ? (1ll << 40) : rand() % 50);
+        ts[i] = ts[i - 1] + 1 +
+                (i % 5 == 0   ? rand() % 100000000
+                 : i % 7 == 0 ? (1ll << 40)
+                              : rand() % 50);
     CHECK(roundtrip(ts, v, STORAGE_BLOCK_POINTS_MAX) > 0);
 }
 
@@ -94,7 +105,8 @@ TEST(regular_integer_series_take_under_half_a_byte_per_point) {
     CHECK_MSG(len * 2 < STORAGE_BLOCK_POINTS_MAX, "%zu bytes for %u points", len,
               STORAGE_BLOCK_POINTS_MAX);
     /* Two-decimal values (money, temperatures) use the decimal mode. */
-    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++) v[i] = (double)(2000 + rand() % 50) / 100.0;
+    for (uint32_t i = 0; i < STORAGE_BLOCK_POINTS_MAX; i++)
+        v[i] = (double)(2000 + rand() % 50) / 100.0;
     len = roundtrip(ts, v, STORAGE_BLOCK_POINTS_MAX);
     CHECK(len > 0);
     CHECK_MSG(len < STORAGE_BLOCK_POINTS_MAX, "%zu bytes for %u points", len,

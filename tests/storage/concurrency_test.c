@@ -35,7 +35,7 @@ typedef struct shared {
 } shared;
 
 typedef struct scan_state {
-    int64_t next;  /* expected next ts */
+    int64_t next; /* expected next ts */
     int bad;
 } scan_state;
 
@@ -93,7 +93,8 @@ TEST(readers_on_other_threads_see_every_written_point_during_flushes_and_compact
         atomic_store(&sh.written[s], 1);
     }
     pthread_t th[2];
-    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, reader, &sh);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, reader, &sh);
     long next[CC_SERIES] = {1, 1, 1, 1};
     for (int round = 0; round < 400; round++) {
         int s = round % CC_SERIES;
@@ -103,13 +104,15 @@ TEST(readers_on_other_threads_see_every_written_point_during_flushes_and_compact
         for (int i = 0; i < 200; i++, next[s]++)
             point_batch_add(&b, next[s], (double)next[s] * 2.0, k.p, (uint32_t)k.len);
         if (round % 5 == 0)
-            for (long t = 0; t < next[s]; t += 97) point_batch_add(&b, t, (double)t * 2.0, k.p, (uint32_t)k.len);
+            for (long t = 0; t < next[s]; t += 97)
+                point_batch_add(&b, t, (double)t * 2.0, k.p, (uint32_t)k.len);
         CHECK(storage_write(sh.st, &b) == 0);
         atomic_store(&sh.written[s], next[s]);
         if (round % 100 == 99) CHECK(storage_compact(sh.st) == 0);
     }
     atomic_store(&sh.stop, true);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
     CHECK_EQ_INT(atomic_load(&sh.errors), 0);
     CHECK(atomic_load(&sh.reads) > 10);
     storage_stats ss;
@@ -139,7 +142,8 @@ TEST(points_older_than_the_retention_age_disappear_from_reads_and_from_disk) {
     point_batch_init(&b);
     int64_t now = clock_realtime_ns();
     for (int i = 0; i < 100; i++) /* 50 two hours old, 50 recent */
-        point_batch_add(&b, now - (i < 50 ? 7200ll : 60ll) * 1000000000 + i, 1.0, k.p, (uint32_t)k.len);
+        point_batch_add(&b, now - (i < 50 ? 7200ll : 60ll) * 1000000000 + i, 1.0, k.p,
+                        (uint32_t)k.len);
     CHECK(storage_write(st, &b) == 0);
     uint32_t id = b.series_id[0];
     storage_agg a;

@@ -17,7 +17,9 @@
 #define C_SERIES 5
 #define C_POINTS 3000
 
-static double value_of(int s, int64_t ts) { return s * 1000.0 + (double)(ts % 977) * 0.25; }
+static double value_of(int s, int64_t ts) {
+    return s * 1000.0 + (double)(ts % 977) * 0.25;
+}
 
 static void key_of(buf *k, int s) {
     char name[16];
@@ -142,8 +144,8 @@ TEST(damaged_files_are_reported_and_never_crash_or_return_wrong_points) {
         sl_diag d;
         if (storage_open(&o, &st, &d) < 0) {
             /* Only the series index is essential; anything else must still open. */
-            CHECK_MSG(strstr(victim, "series.log") != NULL, "%s damaged: open failed: %s",
-                      victim, d.msg);
+            CHECK_MSG(strstr(victim, "series.log") != NULL, "%s damaged: open failed: %s", victim,
+                      d.msg);
             CHECK(crc == SL_ECORRUPT);
             continue;
         }

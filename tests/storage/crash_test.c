@@ -41,8 +41,12 @@ static void series_key(buf *k, uint64_t s) {
     serieskey_build(k, (sk_view){(const uint8_t *)"crash", 5}, &t, 1, scratch);
 }
 
-static uint32_t points_of(uint64_t s) { return 1 + (uint32_t)(s % 50); }
-static double value_of(uint64_t s, uint32_t i) { return (double)s * 0.5 + i; }
+static uint32_t points_of(uint64_t s) {
+    return 1 + (uint32_t)(s % 50);
+}
+static double value_of(uint64_t s, uint32_t i) {
+    return (double)s * 0.5 + i;
+}
 
 static void child_run(const char *dir, int fd, storage_fsync policy) {
     report_fd = fd;
@@ -78,7 +82,7 @@ static void child_run(const char *dir, int fd, storage_fsync policy) {
 }
 
 typedef struct verify {
-    uint32_t *count;   /* [cap] points seen per seq */
+    uint32_t *count; /* [cap] points seen per seq */
     uint64_t cap;
     int bad;
     char why[200];
@@ -145,8 +149,10 @@ TEST(every_acknowledged_point_survives_kill_9_at_random_moments) {
     const char *tmp = getenv("TMPDIR");
     if (access("/dev/shm", W_OK) == 0) setenv("TMPDIR", "/dev/shm", 1);
     test_tmpdir(dir);
-    if (tmp) setenv("TMPDIR", tmp, 1);
-    else unsetenv("TMPDIR");
+    if (tmp)
+        setenv("TMPDIR", tmp, 1);
+    else
+        unsetenv("TMPDIR");
     const char *env = getenv("SLUNG_CRASH_ITERS");
     int iters = env ? atoi(env) : 200;
     log_set_level(LOG_ERROR);

@@ -52,7 +52,8 @@ static int write_points_fault(storage *st, const char *name, int64_t t0, uint32_
     key_of(&k, name);
     point_batch b;
     point_batch_init(&b);
-    for (uint32_t i = 0; i < n; i++) point_batch_add(&b, t0 + i, (double)i, k.p, (uint32_t)k.len);
+    for (uint32_t i = 0; i < n; i++)
+        point_batch_add(&b, t0 + i, (double)i, k.p, (uint32_t)k.len);
     if (alloc_fault_n) fault_arm(FAULT_ALLOC, alloc_fault_n);
     int rc = storage_write(st, &b);
     fault_arm(FAULT_ALLOC, 0);
@@ -204,5 +205,54 @@ TEST(a_missing_parent_directory_or_a_file_in_the_way_is_a_clear_open_error) {
     CHECK(storage_open(&o, &st, &d) < 0);
     CHECK(strstr(d.msg, "in use") != NULL);
     storage_close(a);
+    test_rmrf(dir);
+}
+
+TEST(the_series_limit_refuses_the_whole_batch_that_would_pass_it) {
+    char dir[256];
+    test_tmpdir(dir);
+    log_set_level(LOG_OFF);
+    storage_opts o;
+    storage_opts_default(&o);
+    o.dir = dir;
+    o.series_max = 2;
+    storage *st;
+    sl_diag d;
+    CHECK(storage_open(&o, &st, &d) == 0);
+    CHECK(write_points(st, "a", 0, 5) == 0);
+    CHECK(write_points(st, "b", 0, 5) == 0);
+    CHECK_EQ_INT(write_points(st, "c", 0, 5), SL_ELIMIT);
+    CHECK_EQ_INT(count_of(st, "c"), 0);
+    CHECK_EQ_INT(storage_series_count(st), 2);
+    CHECK(write_points(st, "a", 100, 5) == 0); /* known series still take points */
+    CHECK_EQ_INT(count_of(st, "a"), 10);
+    storage_close(st);
+    /* One batch of three new series against a limit that allows two: none is created. */
+    o.series_max = 4;
+    CHECK(storage_open(&o, &st, &d) == 0);
+    buf k;
+    buf_init(&k, MEM_MISC, 0);
+    point_batch b;
+    point_batch_init(&b);
+    const char *names[] = {"x", "y", "z", "x"};
+    for (int i = 0; i < 4; i++) {
+        key_of(&k, names[i]);
+        point_batch_add(&b, i, 1.0, k.p, (uint32_t)k.len);
+    }
+    CHECK_EQ_INT(storage_write(st, &b), SL_ELIMIT);
+    CHECK_EQ_INT(storage_series_count(st), 2);
+    point_batch_truncate(&b, 3); /* x, y, z: still three new */
+    CHECK_EQ_INT(storage_write(st, &b), SL_ELIMIT);
+    point_batch_truncate(&b, 2); /* x, y: fits */
+    CHECK(storage_write(st, &b) == 0);
+    CHECK_EQ_INT(storage_series_count(st), 4);
+    storage_close(st);
+    st = open_dir(dir);
+    CHECK(st != NULL);
+    CHECK_EQ_INT(storage_series_count(st), 4);
+    CHECK_EQ_INT(count_of(st, "x"), 1);
+    storage_close(st);
+    point_batch_free(&b);
+    buf_free(&k);
     test_rmrf(dir);
 }

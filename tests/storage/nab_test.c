@@ -47,7 +47,8 @@ static int parse_csv(const char *path, nab_series *s) {
 
 static void load_nab(const char *root) {
     const char *dirs[] = {"artificialWithAnomaly", "realAWSCloudwatch", "realAdExchange",
-                          "realKnownCause", "realTraffic", "realTweets", "artificialNoAnomaly"};
+                          "realKnownCause",        "realTraffic",       "realTweets",
+                          "artificialNoAnomaly"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/data/nab/%s", root, dirs[i]);
@@ -88,7 +89,8 @@ static int ent_cmp(const void *a, const void *b) {
 
 static uint32_t expected(const nab_series *s, int64_t *ts, double *v) {
     ent *e = malloc(s->n * sizeof(*e));
-    for (uint32_t i = 0; i < s->n; i++) e[i] = (ent){s->ts[i], i};
+    for (uint32_t i = 0; i < s->n; i++)
+        e[i] = (ent){s->ts[i], i};
     qsort(e, s->n, sizeof(*e), ent_cmp);
     uint32_t k = 0;
     for (uint32_t i = 0; i < s->n; i++) {
@@ -183,7 +185,8 @@ TEST(every_nab_series_round_trips_bit_exact_through_segments_and_a_restart) {
             static double ev[NAB_POINTS_MAX];
             cmp c = {.ts = ets, .v = ev, .n = expected(&files[f], ets, ev)};
             int rc = storage_scan(st, id, INT64_MIN, INT64_MAX, cmp_point, &c);
-            CHECK_MSG(rc == 0 && c.bad == 0, "%s: rc %d, mismatch (%d) after point %u of %u", files[f].name, rc, c.bad, c.i, files[f].n);
+            CHECK_MSG(rc == 0 && c.bad == 0, "%s: rc %d, mismatch (%d) after point %u of %u",
+                      files[f].name, rc, c.bad, c.i, files[f].n);
             CHECK_MSG(c.i == c.n, "%s: %u of %u points", files[f].name, c.i, c.n);
         }
         storage_close(st);

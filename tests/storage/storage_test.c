@@ -8,10 +8,12 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void key_of(buf *k, const char *name, const char *const *tags, uint32_t n) {
     sk_view t[8], scratch[8];
-    for (uint32_t i = 0; i < n; i++) t[i] = (sk_view){(const uint8_t *)tags[i], (uint32_t)strlen(tags[i])};
+    for (uint32_t i = 0; i < n; i++)
+        t[i] = (sk_view){(const uint8_t *)tags[i], (uint32_t)strlen(tags[i])};
     buf_reset(k);
     serieskey_build(k, (sk_view){(const uint8_t *)name, (uint32_t)strlen(name)}, t, n, scratch);
 }
@@ -53,7 +55,8 @@ TEST(written_points_are_visible_at_once_and_aggregate_exactly) {
     key_of(&k, "cpu", tags, 1);
     point_batch b;
     point_batch_init(&b);
-    for (int i = 0; i < 100; i++) CHECK(point_batch_add(&b, 1000 + i, i * 0.5, k.p, (uint32_t)k.len) == 0);
+    for (int i = 0; i < 100; i++)
+        CHECK(point_batch_add(&b, 1000 + i, i * 0.5, k.p, (uint32_t)k.len) == 0);
     CHECK(storage_write(st, &b) == 0);
     CHECK(b.seq == 1);
     CHECK(b.series_id[0] != 0);
@@ -84,12 +87,14 @@ TEST(the_same_timestamp_written_twice_keeps_the_last_write_in_memory_and_in_segm
     key_of(&k, "t", NULL, 0);
     point_batch b;
     point_batch_init(&b);
-    for (int i = 0; i < 50; i++) point_batch_add(&b, i * 10, 1.0, k.p, (uint32_t)k.len);
+    for (int i = 0; i < 50; i++)
+        point_batch_add(&b, i * 10, 1.0, k.p, (uint32_t)k.len);
     CHECK(storage_write(st, &b) == 0);
     uint32_t id = b.series_id[0];
     CHECK(storage_flush(st) == 0); /* first version in a segment */
     point_batch_reset(&b);
-    for (int i = 0; i < 50; i += 2) point_batch_add(&b, i * 10, 2.0, k.p, (uint32_t)k.len);
+    for (int i = 0; i < 50; i += 2)
+        point_batch_add(&b, i * 10, 2.0, k.p, (uint32_t)k.len);
     CHECK(storage_write(st, &b) == 0); /* overwrites in the memtable, late */
     storage_agg a;
     storage_agg_init(&a);
@@ -127,7 +132,8 @@ TEST(late_points_in_random_order_are_returned_sorted_and_once) {
     point_batch_init(&b);
     srand(7);
     static int64_t perm[3000];
-    for (int i = 0; i < 3000; i++) perm[i] = i;
+    for (int i = 0; i < 3000; i++)
+        perm[i] = i;
     for (int i = 2999; i > 0; i--) {
         int j = rand() % (i + 1);
         int64_t t = perm[i];
@@ -184,9 +190,11 @@ TEST(postings_resolve_names_and_tags_and_survive_a_restart) {
         series_set all = {0}, prod = {0}, a = {0}, out = {0};
         CHECK(storage_postings_name(st, (const uint8_t *)"cpu", 3, 0, &all) == 0);
         CHECK_EQ_INT(all.count, 6);
-        CHECK(storage_postings_tag(st, (const uint8_t *)"cpu", 3, (const uint8_t *)"env=prod", 8, 0, &prod) == 0);
+        CHECK(storage_postings_tag(st, (const uint8_t *)"cpu", 3, (const uint8_t *)"env=prod", 8, 0,
+                                   &prod) == 0);
         CHECK_EQ_INT(prod.count, 3);
-        CHECK(storage_postings_tag(st, (const uint8_t *)"cpu", 3, (const uint8_t *)"host=a", 6, 0, &a) == 0);
+        CHECK(storage_postings_tag(st, (const uint8_t *)"cpu", 3, (const uint8_t *)"host=a", 6, 0,
+                                   &a) == 0);
         CHECK_EQ_INT(a.count, 2);
         CHECK(series_set_and(&prod, &a, &out) == 0);
         CHECK_EQ_INT(out.count, 1);
@@ -232,7 +240,8 @@ TEST(restart_recovers_every_point_from_wal_and_segments) {
     for (int s = 0; s < 20; s++) {
         snprintf(name, sizeof name, "s%d", s);
         key_of(&k, name, NULL, 0);
-        for (int i = 0; i < 500; i++) point_batch_add(&b, (int64_t)i * 1000000000, s + i * 0.25, k.p, (uint32_t)k.len);
+        for (int i = 0; i < 500; i++)
+            point_batch_add(&b, (int64_t)i * 1000000000, s + i * 0.25, k.p, (uint32_t)k.len);
         CHECK(storage_write(st, &b) == 0);
         point_batch_reset(&b);
         if (s == 9) CHECK(storage_flush(st) == 0);
@@ -257,6 +266,138 @@ TEST(restart_recovers_every_point_from_wal_and_segments) {
     CHECK(storage_write(st, &b) == 0);
     CHECK(b.seq == 21);
     storage_close(st);
+    point_batch_free(&b);
+    buf_free(&k);
+    test_rmrf(dir);
+}
+
+static uint64_t segments_now(storage *st) {
+    storage_stats s;
+    storage_get_stats(st, &s);
+    return s.segments;
+}
+
+TEST(background_compaction_keeps_segments_bounded_and_every_point) {
+    char dir[256];
+    test_tmpdir(dir);
+    storage *st = open_dir(dir);
+    CHECK(st != NULL);
+    buf k;
+    buf_init(&k, MEM_MISC, 0);
+    key_of(&k, "tier", NULL, 0);
+    point_batch b;
+    point_batch_init(&b);
+    uint32_t id = 0;
+    for (int round = 0; round < 20; round++) {
+        point_batch_reset(&b);
+        int n = round % 4 == 0 ? 3000 : 200; /* uneven sizes exercise the tiers */
+        for (int i = 0; i < n; i++)
+            point_batch_add(&b, (int64_t)round * 10000 + i, 1.0, k.p, (uint32_t)k.len);
+        CHECK(storage_write(st, &b) == 0);
+        id = b.series_id[0];
+        CHECK(storage_flush(st) == 0);
+        CHECK(segments_now(st) <= STORAGE_SEGMENTS_COMPACT_AT + 1);
+    }
+    for (int w = 0; w < 200 && segments_now(st) >= STORAGE_SEGMENTS_COMPACT_AT; w++)
+        usleep(10000);
+    CHECK(segments_now(st) < STORAGE_SEGMENTS_COMPACT_AT);
+    storage_agg a;
+    storage_agg_init(&a);
+    CHECK(storage_aggregate(st, id, INT64_MIN, INT64_MAX, &a) == 0);
+    CHECK_EQ_INT(a.count, 5 * 3000 + 15 * 200);
+    storage_close(st);
+    point_batch_free(&b);
+    buf_free(&k);
+    test_rmrf(dir);
+}
+
+TEST(compaction_inputs_left_behind_by_a_crash_are_removed_and_never_resurface) {
+    char dir[256], aside[256];
+    test_tmpdir(dir);
+    test_tmpdir(aside);
+    storage *st = open_dir(dir);
+    CHECK(st != NULL);
+    buf k;
+    buf_init(&k, MEM_MISC, 0);
+    key_of(&k, "sup", NULL, 0);
+    point_batch b;
+    point_batch_init(&b);
+    for (int v = 1; v <= 2; v++) {
+        point_batch_reset(&b);
+        for (int i = 0; i < 100; i++)
+            point_batch_add(&b, i, (double)v, k.p, (uint32_t)k.len);
+        CHECK(storage_write(st, &b) == 0);
+        CHECK(storage_flush(st) == 0);
+    }
+    uint32_t id = b.series_id[0];
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cp %s/seg/*.seg %s/", dir, aside);
+    CHECK(system(cmd) == 0);
+    CHECK(storage_compact(st) == 0);
+    CHECK_EQ_INT(segments_now(st), 1);
+    storage_close(st);
+    /* As if the process died after the result's rename, before the inputs' unlink. */
+    snprintf(cmd, sizeof cmd, "cp %s/*.seg %s/seg/", aside, dir);
+    CHECK(system(cmd) == 0);
+    st = open_dir(dir);
+    CHECK(st != NULL);
+    CHECK_EQ_INT(segments_now(st), 1);
+    storage_agg a;
+    storage_agg_init(&a);
+    CHECK(storage_aggregate(st, id, INT64_MIN, INT64_MAX, &a) == 0);
+    CHECK_EQ_INT(a.count, 100);
+    CHECK(a.sum == 200.0);
+    storage_close(st);
+    snprintf(cmd, sizeof cmd, "test $(ls %s/seg | wc -l) -eq 1", dir);
+    CHECK(system(cmd) == 0);
+    point_batch_free(&b);
+    buf_free(&k);
+    test_rmrf(dir);
+    test_rmrf(aside);
+}
+
+TEST(an_old_memtable_is_flushed_by_age_and_a_read_only_open_changes_nothing) {
+    char dir[256];
+    test_tmpdir(dir);
+    storage_opts o;
+    storage_opts_default(&o);
+    o.dir = dir;
+    o.memtable_age_ms_max = 50;
+    storage *st;
+    sl_diag d;
+    CHECK(storage_open(&o, &st, &d) == 0);
+    buf k;
+    buf_init(&k, MEM_MISC, 0);
+    key_of(&k, "age", NULL, 0);
+    point_batch b;
+    point_batch_init(&b);
+    point_batch_add(&b, 1, 1.0, k.p, (uint32_t)k.len);
+    CHECK(storage_write(st, &b) == 0);
+    usleep(100 * 1000);
+    point_batch_reset(&b);
+    point_batch_add(&b, 2, 2.0, k.p, (uint32_t)k.len);
+    CHECK(storage_write(st, &b) == 0); /* this write finds the memtable too old */
+    for (int w = 0; w < 200 && segments_now(st) == 0; w++)
+        usleep(10000);
+    CHECK_EQ_INT(segments_now(st), 1);
+    storage_close(st);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls -lR --time-style=+%%s.%%N %s > %s.before", dir, dir);
+    CHECK(system(cmd) == 0);
+    o.read_only = true;
+    CHECK(storage_open(&o, &st, &d) == 0);
+    uint32_t id;
+    CHECK(storage_series_lookup(st, k.p, k.len, &id) == 0);
+    storage_agg a;
+    storage_agg_init(&a);
+    CHECK(storage_aggregate(st, id, INT64_MIN, INT64_MAX, &a) == 0);
+    CHECK_EQ_INT(a.count, 2);
+    CHECK(storage_write(st, &b) == SL_EINVAL);
+    storage_close(st);
+    snprintf(cmd, sizeof cmd, "ls -lR --time-style=+%%s.%%N %s | diff -q - %s.before", dir, dir);
+    CHECK_MSG(system(cmd) == 0, "a read-only open changed the directory");
+    snprintf(cmd, sizeof cmd, "%s.before", dir);
+    unlink(cmd);
     point_batch_free(&b);
     buf_free(&k);
     test_rmrf(dir);

@@ -36,9 +36,12 @@ static uint32_t three_batches(const char *dir) {
     uint32_t id = 0;
     for (int j = 0; j < 3; j++) {
         point_batch_reset(&b);
-        for (int i = 0; i < 10; i++) point_batch_add(&b, j * 10 + i, 1.0, k.p, (uint32_t)k.len);
-        if (storage_write(st, &b) != 0) id = 0;
-        else id = b.series_id[0];
+        for (int i = 0; i < 10; i++)
+            point_batch_add(&b, j * 10 + i, 1.0, k.p, (uint32_t)k.len);
+        if (storage_write(st, &b) != 0)
+            id = 0;
+        else
+            id = b.series_id[0];
     }
     storage_close(st);
     point_batch_free(&b);
@@ -145,7 +148,8 @@ TEST(equal_timestamps_in_one_batch_keep_the_last_value) {
     serieskey_build(&k, (sk_view){(const uint8_t *)"eq", 2}, NULL, 0, scratch);
     point_batch b;
     point_batch_init(&b);
-    for (int i = 0; i < 100; i++) point_batch_add(&b, 5, (double)i, k.p, (uint32_t)k.len);
+    for (int i = 0; i < 100; i++)
+        point_batch_add(&b, 5, (double)i, k.p, (uint32_t)k.len);
     point_batch_add(&b, 3, 1.0, k.p, (uint32_t)k.len);
     point_batch_add(&b, 3, 2.0, k.p, (uint32_t)k.len);
     CHECK(storage_write(st, &b) == 0);
@@ -162,5 +166,29 @@ TEST(equal_timestamps_in_one_batch_keep_the_last_value) {
     storage_close(st);
     point_batch_free(&b);
     buf_free(&k);
+    test_rmrf(dir);
+}
+
+TEST(wal_replay_finds_the_next_frame_when_a_damaged_frame_lies_about_its_length) {
+    char dir[256];
+    test_tmpdir(dir);
+    log_set_level(LOG_OFF);
+    uint32_t id = three_batches(dir);
+    CHECK(id != 0);
+    char p[600];
+    wal_path(dir, p, sizeof p);
+    int fd = open(p, O_RDWR);
+    CHECK(fd >= 0);
+    uint8_t len[4] = {0x10, 0x27, 0, 0}; /* frame 2 claims 10,000 bytes */
+    CHECK(pwrite(fd, len, 4, 32 + FRAME_BYTES) == 4);
+    close(fd);
+    buf out;
+    buf_init(&out, MEM_MISC, 0);
+    CHECK(storage_check(dir, &out) == SL_ECORRUPT);
+    char want[64];
+    snprintf(want, sizeof want, "offset %d: damaged frames, seq 2..2 lost", 32 + FRAME_BYTES);
+    CHECK_MSG(strstr(buf_cstr(&out), want) != NULL, "%s", buf_cstr(&out));
+    CHECK_EQ_INT(count(dir, id), 20); /* frames 1 and 3; nothing cut */
+    buf_free(&out);
     test_rmrf(dir);
 }

@@ -359,6 +359,24 @@ TEST(section_sizes_that_disagree_with_their_content_are_malformed) {
     CHECK(strncmp(d.msg, "unexpected end", 14) == 0);
 }
 
+TEST(a_body_whose_locals_run_past_its_section_is_malformed_and_not_validated) {
+    mb m;
+    wasm_diag d;
+    /* The code section claims 3 bytes, but its body declares 3 runs of locals and
+     * uses local 2 from bytes past the section (found by validate_diff_test: the
+     * validator once read local types that were never stored). */
+    mb_header(&m);
+    mb_section(&m, 1, S("\x01\x60\x00\x00"));
+    mb_section(&m, 3, S("\x01\x00"));
+    memcpy(m.b + m.n,
+           "\x0a\x03\x01\x0a\x03"
+           "\x01\x7f\x01\x7e\x01\x7d\x20\x02\x1a\x0b",
+           15);
+    m.n += 15;
+    CHECK_EQ_INT(load(&m, &d), SL_EPROTO);
+    CHECK_EQ_STR(d.msg, "section size mismatch");
+}
+
 TEST(function_and_code_counts_must_agree) {
     mb m;
     wasm_diag d;
@@ -519,6 +537,27 @@ TEST(export_names_must_be_unique) {
                  "\x02\x00"));
     CHECK_EQ_INT(load(&m, &d), SL_EINVAL);
     CHECK_EQ_STR(d.msg, "duplicate export name");
+    CHECK_EQ_INT(d.offset, 20); /* the second entry: 8 header + 5 memory section + 3 + 4 */
+}
+
+TEST(module_level_errors_point_at_their_entry) {
+    mb m;
+    wasm_diag d;
+    /* A function whose type index is out of range: the offset of that index. */
+    mb_header(&m);
+    mb_section(&m, 1, S("\x01\x60\x00\x00"));
+    mb_section(&m, 3, S("\x02\x00\x05"));
+    mb_section(&m, 10, S("\x02\x02\x00\x0b\x02\x00\x0b"));
+    CHECK_EQ_INT(load(&m, &d), SL_EINVAL);
+    CHECK_EQ_STR(d.msg, "unknown type 5");
+    CHECK_EQ_INT(m.b[d.offset], 0x05);
+    CHECK_EQ_INT(d.offset, 8 + 6 + 4);
+    /* A second memory: at its limits. */
+    mb_header(&m);
+    mb_section(&m, 5, S("\x02\x00\x01\x00\x02"));
+    CHECK_EQ_INT(load(&m, &d), SL_EINVAL);
+    CHECK_EQ_STR(d.msg, "multiple memories");
+    CHECK_EQ_INT(d.offset, 8 + 3 + 2);
 }
 
 TEST(memory_and_table_limits_are_checked) {

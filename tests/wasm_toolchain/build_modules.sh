@@ -9,6 +9,8 @@
 #                                          call_indirect table immediates)
 #   c_clang19_O2.wasm                      clang-19 defaults (reference types and
 #                                          multi-value on by default, target_features)
+#   c_sdk_fmt.wasm                         sdk_fmt_kernel.c + sdk/c/src/fmt.c, clang-14
+#                                          wasm32-wasi with wasi-libc and compiler-rt
 #   rust_unknown.wasm rust_wasi.wasm       rust_kernels.rs, Debian rustc 1.63 (its lld
 #                                          pads call_indirect type immediates to 5 bytes)
 #   librust_native.so                      rust_kernels.rs for the host (the reference)
@@ -35,6 +37,11 @@ build_c clang-16 c_clang16_O2.wasm "${cflags[@]}"
 build_c clang-19 c_clang19_O2.wasm "${cflags[@]}"
 build_c clang-16 c_clang16_features.wasm "${cflags[@]}" -mbulk-memory -msign-ext \
     -mnontrapping-fptoint -mreference-types
+
+SDK_C=$(cd "$HERE/../../sdk/c" && pwd)
+clang-14 --target=wasm32-wasi -O2 -std=c11 -Wall -Wextra -Werror -nostartfiles -Wl,--no-entry \
+    -I "$HERE" -I "$SDK_C" -o "$OUT/c_sdk_fmt.wasm.tmp" "$HERE/sdk_fmt_kernel.c" "$SDK_C/src/fmt.c"
+mv -f "$OUT/c_sdk_fmt.wasm.tmp" "$OUT/c_sdk_fmt.wasm"
 
 rflags=(--edition 2021 -O --crate-type cdylib -C panic=abort -C debuginfo=0 -C strip=debuginfo)
 "$RUSTC" "${rflags[@]}" --target wasm32-unknown-unknown -o "$OUT/rust_unknown.wasm" \

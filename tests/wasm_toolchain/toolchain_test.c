@@ -3,11 +3,12 @@
  *
  * build_modules.sh (the fixture test wasm_toolchain/real_toolchains_build_the_test_modules)
  * builds kernels.c with clang-14 (-O0, -O2), clang-16 (-O2, and with bulk memory, sign
- * extension, non-trapping float-to-int and reference types), clang-19 (-O2) and rust_kernels.rs with
- * Debian's rustc for wasm32-unknown-unknown, wasm32-wasi and natively. The C kernels
- * are also linked into this executable; the native Rust build is dlopen'ed. Every
- * exported kernel is called with the same arguments on both sides and the results
- * compared bit for bit. The wasm32-wasi module's println! goes through our fd_write. */
+ * extension, non-trapping float-to-int and reference types), clang-19 (-O2); the C SDK's
+ * fmt.c with clang-14 + wasi-libc + compiler-rt (sdk_fmt_kernel.c); and rust_kernels.rs
+ * with Debian's rustc for wasm32-unknown-unknown, wasm32-wasi and natively. The C code is
+ * also linked into this executable; the native Rust build is dlopen'ed. Every exported
+ * kernel is called with the same arguments on both sides and the results compared bit
+ * for bit. The wasm32-wasi module's println! goes through our fd_write. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
@@ -321,6 +322,26 @@ TEST(
     check_c_module(c_modules[3]);
 }
 
+/* ---- the C SDK's fmt.c with wasi-libc and compiler-rt ---- */
+
+uint64_t t_format_hash(int32_t n, uint64_t seed);       /* sdk_fmt_kernel.c */
+int32_t t_roundtrip_failures(int32_t n, uint64_t seed); /* sdk_fmt_kernel.c */
+
+TEST(c_sdk_number_formatting_built_with_wasi_libc_and_soft_float_matches_native) {
+    const char *module_name = "c_sdk_fmt.wasm";
+    loaded l;
+    if (!load(module_name, &l)) {
+        unload(&l);
+        return;
+    }
+    loaded *m = &l;
+    EXPECT_CALL(m, "t_format_hash", t_format_hash(500, 0x9e3779b97f4a7c15ull), v_i32(500),
+                v_i64((int64_t)0x9e3779b97f4a7c15ull));
+    /* 128-bit long double (compiler-rt) parses every 17-digit text back exactly. */
+    EXPECT_CALL(m, "t_roundtrip_failures", 0, v_i32(500), v_i64(12345));
+    unload(&l);
+}
+
 /* ---- Rust modules ---- */
 
 typedef struct rust_native {
@@ -421,6 +442,19 @@ static void check_rust_module(const char *module_name, bool wasi) {
 
 TEST(clang19_O2_module_computes_what_native_code_computes) {
     check_c_module(c_modules[4]);
+}
+
+/* Guards the coverage claim of build_modules.sh: Debian's rustc (its lld) writes
+ * call_indirect's type index as a 5-byte padded LEB128, which the engine must accept.
+ * If a toolchain update stops doing so, this says the test no longer covers it. */
+TEST(rust_module_contains_call_indirect_with_padded_leb128_immediates) {
+    size_t n;
+    uint8_t *bytes = read_file(TOOLCHAIN_MODULE_DIR "/rust_unknown.wasm", &n);
+    CHECK(bytes != NULL);
+    static const uint8_t padded[] = {0x11, 0x80, 0x80, 0x80, 0x80, 0x00}; /* type 0, 5 bytes */
+    bool found = memmem(bytes, n, padded, sizeof(padded)) != NULL;
+    free(bytes);
+    CHECK(found);
 }
 
 TEST(rust_wasm32_unknown_unknown_module_computes_what_native_rust_computes) {

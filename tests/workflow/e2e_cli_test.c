@@ -31,11 +31,14 @@ TEST(the_cli_deploys_lists_and_shows_logs_of_a_workflow) {
     CHECK(p && fgets(line, sizeof(line), p));
     int st = pclose(p);
     CHECK_MSG(WEXITSTATUS(st) == 0 && strncmp(line, "deployed greeter", 16) == 0, "%s", line);
-    sleep_ms(300);
     snprintf(cmd, sizeof(cmd), "'%s' workflows --server http://127.0.0.1:%d", getenv("SLUNG_BIN"), s.port);
-    p = popen(cmd, "r");
-    CHECK(p && fgets(line, sizeof(line), p));
-    pclose(p);
+    for (int i = 0; i < 50; i++) { /* it runs to its end within moments */
+        sleep_ms(100);
+        p = popen(cmd, "r");
+        CHECK(p && fgets(line, sizeof(line), p));
+        pclose(p);
+        if (strstr(line, "\"state\":\"exited\"")) break;
+    }
     CHECK_MSG(strstr(line, "\"name\":\"greeter\",\"state\":\"exited\"") != NULL, "%s", line);
     snprintf(cmd, sizeof(cmd), "'%s' logs --server http://127.0.0.1:%d greeter", getenv("SLUNG_BIN"), s.port);
     p = popen(cmd, "r");
@@ -44,6 +47,20 @@ TEST(the_cli_deploys_lists_and_shows_logs_of_a_workflow) {
         if (strcmp(line, "hello from wasm\n") == 0) hello = true;
     pclose(p);
     CHECK(hello);
+    /* Deploying the same name again replaces it, without restarting the server. */
+    snprintf(cmd, sizeof(cmd), "'%s' deploy --server http://127.0.0.1:%d '%s' --name greeter 2>&1",
+             getenv("SLUNG_BIN"), s.port, path);
+    p = popen(cmd, "r");
+    CHECK(p && fgets(line, sizeof(line), p));
+    st = pclose(p);
+    CHECK_MSG(WEXITSTATUS(st) == 0 && strncmp(line, "replaced greeter", 16) == 0, "%s", line);
+    /* A module the server refuses: exit status 1 and the reason. */
+    snprintf(cmd, sizeof(cmd), "'%s' deploy --server http://127.0.0.1:%d /etc/hostname --name junk 2>&1",
+             getenv("SLUNG_BIN"), s.port);
+    p = popen(cmd, "r");
+    CHECK(p && fgets(line, sizeof(line), p));
+    st = pclose(p);
+    CHECK_MSG(WEXITSTATUS(st) == 1 && strstr(line, "invalid module") != NULL, "%s", line);
     snprintf(cmd, sizeof(cmd), "'%s' logs --server http://127.0.0.1:%d nosuch 2>/dev/null", getenv("SLUNG_BIN"), s.port);
     CHECK_EQ_INT(WEXITSTATUS(system(cmd)), 1);
     CHECK_EQ_INT(srv_stop(&s), 0);

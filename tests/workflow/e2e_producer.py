@@ -6,6 +6,9 @@ tests/workflow/e2e_test.c.
       sends COUNT points (one per frame, 50 ms apart) of SERIES with TAG and VALUE,
       then waits for a text frame containing EXPECT; prints "GOT <frame>" and exits 0,
       or exits 1 after TIMEOUT_S.
+  idle PORT SERIES TAG VALUE SECONDS
+      sends one point, then reads nothing for SECONDS (a producer that does not read)
+      and closes; prints "done".
   rate PORT SECONDS
       streams multi-point frames (500 points each) of series load,gen=1 as fast as it
       can for SECONDS, asking {"ack":N} every 20 frames and keeping at most 4 acks
@@ -47,6 +50,15 @@ def alert(port, series, tag, value, count, expect, timeout_s):
     return 1
 
 
+def idle(port, series, tag, value, seconds):
+    ws = websocket.create_connection('ws://127.0.0.1:%d/' % port, timeout=30)
+    ws.send(point(time.time_ns(), value, series, [tag]), websocket.ABNF.OPCODE_BINARY)
+    time.sleep(seconds)
+    print('done', flush=True)
+    ws.close()
+    return 0
+
+
 def rate(port, seconds):
     ws = websocket.create_connection('ws://127.0.0.1:%d/' % port, timeout=30)
     base = time.time_ns()
@@ -80,4 +92,6 @@ if __name__ == '__main__':
     a = sys.argv
     if a[1] == 'alert':
         sys.exit(alert(int(a[2]), a[3], a[4], float(a[5]), int(a[6]), a[7], float(a[8])))
+    if a[1] == 'idle':
+        sys.exit(idle(int(a[2]), a[3], a[4], float(a[5]), float(a[6])))
     sys.exit(rate(int(a[2]), float(a[3])))

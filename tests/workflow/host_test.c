@@ -314,3 +314,54 @@ TEST(wasi_args_are_the_workflow_name_and_clock_and_random_work) {
     wf_manager_free(m);
     tenv_destroy(&t);
 }
+
+TEST(polling_an_unknown_handle_waits_instead_of_spinning) {
+    tenv t;
+    wf_manager *m = mgr(&t);
+    CHECK(m);
+    wf_status s;
+    int64_t t0 = clock_mono_ns();
+    /* Ten polls of a handle never registered: each returns 0 after the bounded wait. */
+    CHECK(run_to_end(m, "spinpoll", WAT_PRELUDE
+        " (func (export \"call\") (result i32) (local $i i32) (local $sum i32)\n"
+        "  (loop $l (local.set $sum (i32.add (local.get $sum) (call $poll (i64.const 12345))))\n"
+        "   (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+        "   (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))\n"
+        "  (local.get $sum)))\n", &s));
+    int64_t ms = (clock_mono_ns() - t0) / 1000000;
+    CHECK_EQ_STR(wf_state_name(s.state), "exited");
+    CHECK_MSG(ms >= 10 * WF_POLL_WAIT_MS_DEFAULT, "ten failed polls took only %lld ms", (long long)ms);
+    CHECK(wf_log_has(m, "spinpoll", "u_poll_handle: unknown handle 12345"));
+    wf_manager_free(m);
+    tenv_destroy(&t);
+}
+
+TEST(an_allocate_that_returns_memory_outside_the_guest_gets_no_data_and_no_fault) {
+    tenv t;
+    wf_manager *m = mgr(&t);
+    CHECK(m);
+    sl_diag d;
+    /* allocate answers an address past the end of memory: the event cannot be handed
+     * over, so poll returns 0 (logged) and the host writes nothing anywhere. */
+    CHECK(wf_deploy_wat(m, "badalloc",
+        "(module (import \"env\" \"u_query_live\" (func $ql (param i32) (result i64)))\n"
+        " (import \"env\" \"u_poll_handle\" (func $poll (param i64) (result i32)))\n"
+        " (memory (export \"memory\") 1)\n"
+        " (data (i32.const 200) \"AVG:temp\")\n"
+        " (func (export \"allocate\") (param i32) (result i32) (i32.const 0x7ffffff0))\n"
+        " (func (export \"call\") (result i32) (local $h i64) (local $i i32) (local $r i32)\n"
+        "  (i32.store (i32.const 100) (i32.const 200)) (i32.store (i32.const 104) (i32.const 8))\n"
+        "  (i32.store (i32.const 108) (i32.const 8))\n"
+        "  (local.set $h (call $ql (i32.const 100)))\n"
+        "  (loop $l (local.set $r (i32.or (local.get $r) (call $poll (local.get $h))))\n"
+        "   (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+        "   (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))\n"
+        "  (local.get $r)))\n", &d) == 0);
+    tenv_push_event(&t, "{\"timestamp\":1,\"value\":2,\"tags\":[],\"producers\":[]}");
+    wf_status s;
+    CHECK(wf_wait_state(m, "badalloc", WF_EXITED, 10000, &s));
+    CHECK_EQ_U64(s.events_handled, 0);
+    CHECK(wf_log_has(m, "badalloc", "outside memory"));
+    wf_manager_free(m);
+    tenv_destroy(&t);
+}

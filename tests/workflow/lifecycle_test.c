@@ -107,7 +107,7 @@ TEST(an_infinite_loop_without_host_calls_is_interrupted_by_the_watchdog) {
     CHECK_EQ_STR(wf_state_name(s.state), "failed");
     CHECK_MSG(strstr(s.last_error, "watchdog: guest code ran 200 ms without a host call") != NULL,
               "last_error: %s", s.last_error);
-    CHECK_MSG(ms < 3000, "took %lld ms", (long long)ms);
+    CHECK_MSG(ms < 4000, "took %lld ms", (long long)ms);
     CHECK(wf_log_has(m, "spin", "watchdog"));
     wf_manager_free(m);
     tenv_destroy(&t);
@@ -125,7 +125,7 @@ TEST(remove_stops_a_runaway_loop_promptly) {
     int64_t t0 = clock_mono_ns();
     CHECK_EQ_INT(wf_remove(m, "spin"), 0);
     int64_t ms = (clock_mono_ns() - t0) / 1000000;
-    CHECK_MSG(ms < 1000, "remove took %lld ms", (long long)ms);
+    CHECK_MSG(ms < 2000, "remove took %lld ms", (long long)ms); /* the watchdog would take 5 s */
     wf_status s;
     CHECK_EQ_INT(wf_status_get(m, "spin", &s), SL_ENOTFOUND);
     CHECK_EQ_INT(wf_remove(m, "spin"), SL_ENOTFOUND);
@@ -332,6 +332,56 @@ TEST(writebacks_over_the_rate_limit_are_refused_and_throttled) {
     CHECK_MSG(ok < 400 && ok <= 100 + (int)(secs * 100) + 5, "%d writebacks in %.2f s", ok, secs);
     CHECK_EQ_U64(s.writebacks_refused, (uint64_t)(400 - ok));
     CHECK(wf_log_has(m, "flood", "writeback refused: over the limit of 100 per second"));
+    wf_manager_free(m);
+    tenv_destroy(&t);
+}
+
+TEST(deploying_more_than_the_workflow_limit_is_refused_but_redeploy_still_works) {
+    tenv t;
+    wf_manager *m = mgr_with(&t, NULL);
+    CHECK(m);
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    CHECK(wat_compile(MINIMAL_OK, &bytes, &n) == 0);
+    sl_diag d;
+    char name[32];
+    for (uint32_t i = 0; i < WF_COUNT_MAX; i++) {
+        snprintf(name, sizeof(name), "w%u", i);
+        CHECK_MSG(wf_deploy(m, name, bytes, n, &d) == 0, "%s: %s", name, d.msg);
+    }
+    CHECK_EQ_INT(wf_deploy(m, "one-too-many", bytes, n, &d), SL_ELIMIT);
+    CHECK(strstr(d.msg, "workflows are deployed, the limit") != NULL);
+    CHECK_EQ_INT(wf_deploy(m, "w0", bytes, n, &d), 0); /* replacing is not a new one */
+    CHECK_EQ_INT(wf_remove(m, "w1"), 0);
+    CHECK_EQ_INT(wf_deploy(m, "one-more", bytes, n, &d), 0);
+    free(bytes);
+    wf_manager_free(m);
+    tenv_destroy(&t);
+}
+
+TEST(a_loop_that_keeps_calling_wasi_is_not_mistaken_for_a_runaway) {
+    tenv t;
+    wf_manager *m = mgr_with(&t, fast_watchdog); /* 200 ms */
+    CHECK(m);
+    sl_diag d;
+    /* Prints a line and reads the monotonic clock until 600 ms have passed, then exits. */
+    CHECK(wf_deploy_wat(m, "busy",
+        "(module (import \"wasi_snapshot_preview1\" \"fd_write\" (func $w (param i32 i32 i32 i32) (result i32)))\n"
+        " (import \"wasi_snapshot_preview1\" \"clock_time_get\" (func $clock (param i32 i64 i32) (result i32)))\n"
+        " (memory (export \"memory\") 1)\n"
+        " (data (i32.const 100) \"tick\\n\")\n"
+        " (func (export \"_start\") (local $t0 i64)\n"
+        "  (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 200)))\n"
+        "  (local.set $t0 (i64.load (i32.const 200)))\n"
+        "  (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 5))\n"
+        "  (loop $l (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))\n"
+        "   (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 200)))\n"
+        "   (br_if $l (i64.lt_u (i64.sub (i64.load (i32.const 200)) (local.get $t0)) (i64.const 600000000))))))\n",
+        &d) == 0);
+    wf_status s;
+    CHECK(wait_done(m, "busy", 10000, &s));
+    CHECK_MSG(s.state == WF_EXITED, "%s: %s", wf_state_name(s.state), s.last_error);
+    CHECK(wf_log_has(m, "busy", "tick\n"));
     wf_manager_free(m);
     tenv_destroy(&t);
 }
