@@ -3,7 +3,7 @@
  * Values come from a storage_agg summary (count, sum, sum of squares, min, max,
  * first, last), which merges, so blocks, panes and series combine in any order;
  * summaries start and merge with storage's own storage_agg_init/merge (storage.h),
- * so live and historical answers share one definition; qagg__add is ours (below).
+ * so live and historical answers share one definition (storage_agg_add).
  * STDDEV is the population standard deviation, sqrt(E[x^2] - E[x]^2) clamped at 0.
  * Percentiles are approximate past QAGG_SAMPLE_MAX points: a uniform reservoir
  * sample (algorithm R) with a fixed seed, nearest-rank on the sorted sample; exact
@@ -15,27 +15,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-
-/* Not storage_agg_add: that one compares ts_ns with the empty summary's first_ts
- * (INT64_MAX), so the first point of a summary at ts INT64_MAX is not taken as its
- * FIRST (tests/query/live_test.c first_and_last_of_a_point_at_the_end_of_time...).
- * The count == 1 tests make the first point set both ends. */
-void qagg__add(storage_agg *a, int64_t ts_ns, double v) {
-    a->count++;
-    a->sum += v;
-    a->sum_sq += v * v;
-    /* NaN is ignored by MIN/MAX unless every value is NaN, as storage_agg_add does. */
-    if (a->count == 1 || v < a->min || isnan(a->min)) a->min = v;
-    if (a->count == 1 || v > a->max || isnan(a->max)) a->max = v;
-    if (a->count == 1 || ts_ns < a->first_ts) {
-        a->first_ts = ts_ns;
-        a->first = v;
-    }
-    if (a->count == 1 || ts_ns >= a->last_ts) {
-        a->last_ts = ts_ns;
-        a->last = v;
-    }
-}
 
 double qagg__value(const query *q, const storage_agg *a) {
     /* No points: no value, for COUNT too (spec/query.md: {"value":null,"count":0}). */

@@ -130,7 +130,7 @@ static int fold_bucket(int64_t ts_ns, double value, void *arg) {
     int64_t i = floor_div(ts_ns, f->width) - f->first;
     SL_ASSERT(i >= 0);
     SL_ASSERT(i < (int64_t)f->count);
-    qagg__add(&f->aggs[i], ts_ns, value);
+    storage_agg_add(&f->aggs[i], ts_ns, value);
     return 0;
 }
 

@@ -584,7 +584,7 @@ static bool fold(lq *l, int64_t ts, double v, const uint8_t *key, uint32_t key_l
             if (l->sample.v == NULL) (void)qagg__sample_init(&l->sample, LIVE_SAMPLE_MAX);
             if (l->sample.v != NULL) qagg__sample_add(&l->sample, v);
         }
-        qagg__add(&l->acc, ts, v);
+        storage_agg_add(&l->acc, ts, v);
         note_newest(l, ts, key, key_len);
         note_producer(l, prod, 0, INT64_MIN);
         return true;
@@ -603,7 +603,7 @@ static bool fold(lq *l, int64_t ts, double v, const uint8_t *key, uint32_t key_l
         p->idx = idx;
         storage_agg_init(&p->agg);
     }
-    qagg__add(&p->agg, ts, v);
+    storage_agg_add(&p->agg, ts, v);
     note_newest(l, ts, key, key_len);
     note_producer(l, prod, idx, oldest);
     return true;

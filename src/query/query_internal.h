@@ -99,9 +99,7 @@ int qmatch__required_tag(const query *q, uint32_t *off, uint32_t *len);
 /* Summaries are storage's storage_agg, started and merged with storage_agg_init
  * and storage_agg_merge (storage.h): first and last are the values at the smallest
  * and largest timestamps (a tie keeps the later arrival for last and the earlier for
- * first). Points are added with qagg__add, which also takes a first point at
- * ts INT64_MAX as FIRST (storage_agg_add does not). */
-void qagg__add(storage_agg *a, int64_t ts_ns, double v);
+ * first). Points are added with storage_agg_add. */
 
 /* The value of agg over a summary; NaN when a has no points. */
 double qagg__value(const query *q, const storage_agg *a);

@@ -28,7 +28,7 @@ void storage_agg_add(storage_agg *a, int64_t ts_ns, double v) {
     a->sum_sq += v * v;
     if (a->count == 1 || v < a->min || isnan(a->min)) a->min = v;
     if (a->count == 1 || v > a->max || isnan(a->max)) a->max = v;
-    if (ts_ns < a->first_ts) {
+    if (a->count == 1 || ts_ns < a->first_ts) { /* count: a lone point at INT64_MAX is first too */
         a->first_ts = ts_ns;
         a->first = v;
     }

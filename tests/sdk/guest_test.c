@@ -42,22 +42,6 @@ typedef struct host {
     size_t out_len;
 } host;
 
-static uint8_t *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(len > 0 ? (size_t)len : 1);
-    if (p && fread(p, 1, (size_t)len, f) != (size_t)len) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return p;
-}
-
 /* Reads the guest Region at addr as text (bounds-checked). */
 static int region_text(wasm_instance *inst, uint32_t addr, char *out, size_t cap) {
     uint32_t r[3];
@@ -266,7 +250,7 @@ static bool guest_load(guest *g, const char *file) {
     size_t n;
     memset(g, 0, sizeof(*g));
     snprintf(path, sizeof path, "%s/%s", SDK_EXAMPLES_DIR, file);
-    g->bytes = read_file(path, &n);
+    g->bytes = test_read_file(path, &n);
     if (!g->bytes) {
         test_fail(__FILE__, __LINE__, "%s is missing (built by sdk/build-examples.sh)", path);
         return false;

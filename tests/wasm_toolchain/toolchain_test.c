@@ -38,22 +38,6 @@ typedef struct loaded {
     wasi_ctx wasi;
 } loaded;
 
-static uint8_t *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(len > 0 ? (size_t)len : 1);
-    if (p && fread(p, 1, (size_t)len, f) != (size_t)len) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return p;
-}
-
 static const char *wasi_fd_write(wasm_instance *caller, void *env, const wasm_val *args,
                                  wasm_val *results) {
     wasi_ctx *w = env;
@@ -135,7 +119,7 @@ static bool load(const char *name, loaded *l) {
     l->wasi.exit_code = -1;
     snprintf(path, sizeof path, "%s/%s", TOOLCHAIN_MODULE_DIR, name);
     size_t n;
-    l->bytes = read_file(path, &n);
+    l->bytes = test_read_file(path, &n);
     if (!l->bytes) {
         test_fail(__FILE__, __LINE__, "%s is missing: run build_modules.sh", path);
         return false;
@@ -449,7 +433,7 @@ TEST(clang19_O2_module_computes_what_native_code_computes) {
  * If a toolchain update stops doing so, this says the test no longer covers it. */
 TEST(rust_module_contains_call_indirect_with_padded_leb128_immediates) {
     size_t n;
-    uint8_t *bytes = read_file(TOOLCHAIN_MODULE_DIR "/rust_unknown.wasm", &n);
+    uint8_t *bytes = test_read_file(TOOLCHAIN_MODULE_DIR "/rust_unknown.wasm", &n);
     CHECK(bytes != NULL);
     static const uint8_t padded[] = {0x11, 0x80, 0x80, 0x80, 0x80, 0x00}; /* type 0, 5 bytes */
     bool found = memmem(bytes, n, padded, sizeof(padded)) != NULL;
