@@ -3,7 +3,6 @@
  * events_handled, restarts, writebacks_refused, last_error. Exit status: 0 listed,
  * 1 the server answered with an error, 2 usage, 3 the server could not be reached.
  * Threads: the CLI's main thread. */
-#include "base/buf.h"
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -18,32 +17,9 @@ static int cmd_workflows(int argc, char **argv) {
     }
     if (argc != 1) {
         fprintf(stderr, "usage: slung workflows [--server URL]\n");
-        return 2;
+        return CLI_EXIT_USAGE;
     }
-    buf url;
-    buf_init(&url, MEM_MISC, 0);
-    buf_puts(&url, server);
-    while (url.len > 0 && url.p[url.len - 1] == '/')
-        url.len--;
-    buf_puts(&url, "/workflows");
-    buf body;
-    buf_init(&body, MEM_MISC, 0);
-    int status = 0;
-    char err[160] = "";
-    int rc = cli_http_request("GET", buf_cstr(&url), NULL, 0, &status, &body, err);
-    int exit_code = 0;
-    if (rc < 0) {
-        fprintf(stderr, "slung workflows: %s: %s\n", server, err);
-        exit_code = 3;
-    } else if (status != 200) {
-        fprintf(stderr, "slung workflows: HTTP %d: %s\n", status, buf_cstr(&body));
-        exit_code = 1;
-    } else {
-        printf("%s\n", buf_cstr(&body));
-    }
-    buf_free(&body);
-    buf_free(&url);
-    return exit_code;
+    return cli_get_print("workflows", server, "/workflows", true);
 }
 
 CLI_COMMAND(workflows, "list the workflows of a running server", cmd_workflows)
