@@ -66,27 +66,13 @@ struct seg_writer {
     uint8_t *enc; /* one encoded block */
 };
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        if (fault_hit(FAULT_WRITE)) return -ENOSPC;
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int w_bytes(seg_writer *w, const uint8_t *p, size_t n) {
     if (w->wlen + n > SEG_WBUF) {
-        int rc = write_all(w->fd, w->wbuf, w->wlen);
+        int rc = storage__write_all(w->fd, w->wbuf, w->wlen);
         if (rc < 0) return rc;
         w->wlen = 0;
     }
-    if (n > SEG_WBUF) return write_all(w->fd, p, n);
+    if (n > SEG_WBUF) return storage__write_all(w->fd, p, n);
     memcpy(w->wbuf + w->wlen, p, n);
     w->wlen += n;
     return 0;
@@ -256,7 +242,7 @@ int seg_writer_finish(seg_writer *w, uint64_t *bytes_out) {
     sl_store_u32le(f + 44, crc32c(f, 44));
     memcpy(f + 48, "SLSGEND1", 8);
     if ((rc = w_bytes(w, f, sizeof f)) < 0) goto fail;
-    if ((rc = write_all(w->fd, w->wbuf, w->wlen)) < 0) goto fail;
+    if ((rc = storage__write_all(w->fd, w->wbuf, w->wlen)) < 0) goto fail;
     w->wlen = 0;
     if (fault_hit(FAULT_FSYNC))
         rc = -EIO;
@@ -301,20 +287,10 @@ static int seg_bad(const char *path, buf *report, const char *what) {
 
 int seg_open(const char *path, buf *report, seg **out) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int rc = -errno;
-        log_error("storage", "%s: cannot open: %s", path, strerror(errno));
-        if (report) buf_printf(report, "%s: cannot open: %s\n", path, strerror(-rc));
-        return rc;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) < 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    size_t size = (size_t)sb.st_size;
+    int fd;
+    size_t size;
+    int orc = storage__open_sized(path, O_RDONLY | O_CLOEXEC, report, &fd, &size);
+    if (orc < 0) return orc;
     if (size < SEG_HDR + SEG_FOOTER) {
         close(fd);
         return seg_bad(path, report, "offset 0: file too short for header and footer");

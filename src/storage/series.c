@@ -263,20 +263,6 @@ static int index_insert(series_index *ix, const uint8_t *key, uint32_t n, uint32
     return rc < 0 ? SL_ECORRUPT : 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        if (fault_hit(FAULT_WRITE)) return -ENOSPC;
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 uint32_t series_hash(const uint8_t *key, size_t n) {
     return (uint32_t)hash_bytes(key, n);
 }
@@ -312,7 +298,7 @@ void series_log_cut(series_index *ix, uint64_t bytes) {
 int series_log_append(series_index *ix, const uint8_t *p, size_t n) {
     if (ix->log_fd < 0 || n == 0) return 0;
     uint64_t before = ix->log_bytes;
-    int rc = write_all(ix->log_fd, p, n);
+    int rc = storage__write_all(ix->log_fd, p, n);
     if (rc < 0) {
         /* Cut back so the log never holds a half record. */
         ix->log_bytes = before + n;
@@ -423,7 +409,7 @@ int series_log_open(series_index *ix, const char *dir, bool read_only, buf *repo
         uint8_t hdr[SERIES_LOG_HDR] = {'S', 'L', 'S', 'X'};
         sl_store_u32le(hdr + 4, SERIES_LOG_VERSION);
         sl_store_u32le(hdr + 12, crc32c(hdr, 12));
-        if ((rc = write_all(fd, hdr, sizeof hdr)) < 0 || (fsync(fd) < 0 && (rc = -errno))) {
+        if ((rc = storage__write_all(fd, hdr, sizeof hdr)) < 0 || (fsync(fd) < 0 && (rc = -errno))) {
             sl_diag_set(d, rc, 0, "%s: cannot write header: %s", path, sl_strerror(rc));
             goto fail;
         }

@@ -22,6 +22,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+/* ------------------------------------------------------------------ fileio.c */
+/* Writes all n bytes, retrying short writes and EINTR. -errno on failure; an armed
+ * FAULT_WRITE fails it as a full disk would (-ENOSPC). */
+int storage__write_all(int fd, const void *p, size_t n);
+/* Opens path with flags and reads its size. On failure logs and appends
+ * "<path>: cannot open: <why>" to report (NULL ok) and returns -errno. */
+int storage__open_sized(const char *path, int flags, buf *report, int *fd_out, size_t *size_out);
+
 /* ------------------------------------------------------------------ limits */
 /* The user-visible limits are in storage.h (STYLE rule 9); these follow from them. */
 

@@ -68,20 +68,6 @@ static void file_path(const wal *w, uint64_t first_seq, char *out, size_t n) {
     snprintf(out, n, "%s/%016llx.wal", w->dir, (unsigned long long)first_seq);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        if (fault_hit(FAULT_WRITE)) return -ENOSPC;
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
@@ -159,20 +145,11 @@ static int replay_file(wal *w, uint64_t first, uint64_t skip_upto, wal_replay_cb
                        buf *report, uint64_t *next_seq, wal_file *info) {
     char path[700];
     file_path(w, first, path, sizeof path);
-    int fd = open(path, w->read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        int rc = -errno;
-        log_error("storage", "%s: cannot open: %s", path, strerror(errno));
-        if (report) buf_printf(report, "%s: cannot open: %s\n", path, strerror(-rc));
-        return rc;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) < 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    size_t size = (size_t)sb.st_size;
+    int fd;
+    size_t size;
+    int orc = storage__open_sized(path, w->read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CLOEXEC,
+                                  report, &fd, &size);
+    if (orc < 0) return orc;
     info->first_seq = first;
     info->last_seq = first - 1;
     info->bytes = size;
@@ -289,7 +266,7 @@ static int file_create(wal *w, uint64_t first_seq) {
     sl_store_u32le(hdr + 4, WAL_VERSION);
     sl_store_u64le(hdr + 8, first_seq);
     sl_store_u32le(hdr + 28, crc32c(hdr, 28));
-    int rc = write_all(fd, hdr, sizeof hdr);
+    int rc = storage__write_all(fd, hdr, sizeof hdr);
     if (rc == 0 && fdatasync(fd) < 0) rc = -errno;
     if (rc == 0) rc = fsync_dir(w->dir);
     if (rc < 0) {
@@ -445,7 +422,7 @@ int wal_append(wal *w, const point_batch *b, uint64_t *seq_out) {
     memcpy(pl + 8 + 12 * (size_t)b->count, b->value, 8 * (size_t)b->count);
     sl_store_u32le(p + 4, crc32c(p + 8, 8 + len));
     SL_DEBUG_ASSERT(frame_valid(p, total, 0, seq) == total);
-    int rc = write_all(w->fd, p, total);
+    int rc = storage__write_all(w->fd, p, total);
     if (rc < 0) {
         /* Cut the partial frame so the file stays a valid prefix. */
         if (ftruncate(w->fd, (off_t)w->fd_bytes) < 0 ||
