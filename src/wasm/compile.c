@@ -95,6 +95,10 @@ typedef struct comp {
     uint32_t ld_pos;     /* cell of the last load */
     uint32_t ld_end;     /* c->n right after it; UINT32_MAX: none */
     int ld_iop;          /* which load */
+    uint32_t rmw_pos;    /* cell of the last load-fused binary op (_ld) */
+    uint32_t rmw_end;    /* c->n right after it; UINT32_MAX: none */
+    int rmw_ld;          /* its iop (an IOP_*_ld) */
+    int rmw_load;        /* the load it absorbed */
     uint32_t cmp_pos;    /* cell of the last i32 compare / eqz */
     uint32_t cmp_end;    /* c->n right after it; UINT32_MAX: none */
     int cmp_row;         /* its row in cmps, or -1 for i32.eqz */
@@ -156,6 +160,7 @@ static void label_here(comp *c) {
     c->res_end = UINT32_MAX;
     c->cmp_end = UINT32_MAX;
     c->ld_end = UINT32_MAX;
+    c->rmw_end = UINT32_MAX;
 }
 
 /* The last instruction produced the top operand (its w(dst, ..) is at cell). */
@@ -412,6 +417,38 @@ static int ld_form(int iop_ss, int load) {
 }
 static_assert(IOP_i32_add_sc == IOP_i32_add_ss + 1, "an _sc form follows its _ss form");
 
+/* The store of width iop that matches load (same type and width), or -1. */
+static int store_of_load(int load) {
+    switch (load) {
+    case IOP_i32_load: return IOP_i32_store;
+    case IOP_i64_load: return IOP_i64_store;
+    case IOP_f32_load: return IOP_f32_store;
+    case IOP_f64_load: return IOP_f64_store;
+    default: return -1;
+    }
+}
+static_assert(IOP_i64_xor_ldst - IOP_f64_add_ldst == IOP_i64_xor_ld - IOP_f64_add_ld,
+              "_ldst forms parallel the _ld forms");
+
+/* Store iop (offset moff) of the top two entries, right after a load-fused op that
+ * produced the value from the same address, offset and width: turns that op into its
+ * read-modify-write form and emits nothing. The load part still traps first, at the
+ * load's code offset, and a load that passed its bounds check makes the store's pass. */
+static bool rmw_fuse(comp *c, int iop, uint32_t moff) {
+    uint32_t h = c->height - 2;
+    const ventry *a = &c->vs[h];
+    if (c->rmw_end != c->n || c->res_end != c->n || c->res_cell != c->rmw_pos + 1) return false;
+    if (store_of_load(c->rmw_load) != iop || a->kind == V_CONST || c->vs[h + 1].kind != V_STK)
+        return false;
+    uint32_t sa = a->kind == V_LOC ? a->local : slot(c, h);
+    const wcell *k = &c->code[c->rmw_pos];
+    if (k[1].w.a != slot(c, h + 1) || k[2].w.a != sa || k[3].u != moff) return false;
+    c->code[c->rmw_pos].op = c->labels[IOP_f64_add_ldst + (c->rmw_ld - IOP_f64_add_ld)];
+    vpop(c, 2);
+    label_here(c);
+    return true;
+}
+
 /* Emits a binary op whose operands are the top two entries; result replaces them. */
 static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t off) {
     uint32_t h = c->height - 2;
@@ -469,6 +506,10 @@ static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t o
         put_w(c, slot(c, h), a_slot);
         put_w(c, addr, 0);
         put_u(c, moff);
+        c->rmw_pos = pos;
+        c->rmw_end = c->n;
+        c->rmw_ld = ld;
+        c->rmw_load = c->ld_iop;
         c->cmp_sc = false;
         c->cmp_b = 0;
         cmp_row = -1;
@@ -1020,6 +1061,7 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
                 int iop = mem_iop[code - WASM_OP_i32_load];
                 if (code >= WASM_OP_i32_store) {
                     uint32_t h = c->height - 2;
+                    if (rmw_fuse(c, iop, moff)) break;
                     uint32_t sa = src_slot(c, h, off);
                     uint32_t sv = src_slot(c, h + 1, off);
                     op(c, iop, off);

@@ -246,10 +246,12 @@ static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, 
                                    [IOP_##name##_sc] = &&L_##name##_sc,
 #define WASM__LABEL_U(name, code) [IOP_##name] = &&L_##name,
 #define WASM__LABEL_LD(name, load) [IOP_##name##_ld] = &&L_##name##_ld,
+#define WASM__LABEL_LDST(name, load) [IOP_##name##_ldst] = &&L_##name##_ldst,
     static const void *const labels[IOP_COUNT] = {
         WASM__IOPS_CONTROL(WASM__LABEL_C) WASM__IOPS_CMP(WASM__LABEL_CMP)
         WASM__IOPS_BIN_INT(WASM__LABEL_BI) WASM__IOPS_BIN_FLT(WASM__LABEL_BF)
-        WASM__IOPS_UNARY(WASM__LABEL_U) WASM__IOPS_LD(WASM__LABEL_LD)};
+        WASM__IOPS_UNARY(WASM__LABEL_U) WASM__IOPS_LD(WASM__LABEL_LD)
+        WASM__IOPS_LD(WASM__LABEL_LDST)};
     static const wcell halt_code[1] = {{.op = &&L_halt}};
     if (labels_out) {
         *labels_out = labels;
@@ -782,6 +784,20 @@ L_ref_is_null: {
         T a = conv(fp[pc[1].w.b]);                                   \
         T b = conv(v_);                                              \
         fp[pc[1].w.a] = (expr);                                      \
+        NEXT(4);                                                     \
+    }                                                                \
+    L_##name##_ldst: {                                               \
+        uint64_t ea = (uint64_t)(uint32_t)fp[pc[2].w.a] + pc[3].u;   \
+        ctype v_;                                                    \
+        if (sl_unlikely(ea + (width) > msz)) {                       \
+            msg = TRAP_MEM_OOB;                                      \
+            goto trap;                                               \
+        }                                                            \
+        memcpy(&v_, mb + ea, (width));                               \
+        T a = conv(fp[pc[1].w.b]);                                   \
+        T b = conv(v_);                                              \
+        v_ = (ctype)(expr);                                          \
+        memcpy(mb + ea, &v_, (width));                               \
         NEXT(4);                                                     \
     }
 #define ID32(v) ((uint32_t)(v))

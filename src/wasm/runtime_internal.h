@@ -221,7 +221,9 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
     X(f64_max, 0xa5) X(f64_copysign, 0xa6)
 
 /* Binary ops whose right operand comes straight from the load just before them:
- * X(name, the load). Form _ld: w(dst, a) w(addr, -) offset. */
+ * X(name, the load). Form _ld: w(dst, a) w(addr, -) offset. Form _ldst (the same
+ * cells, dst unused): read-modify-write, the result is stored back to the loaded address
+ * (a load + op + store of the same width, address and offset fused). */
 #define WASM__IOPS_LD(X) \
     X(f64_add, f64_load) X(f64_sub, f64_load) X(f64_mul, f64_load) X(f32_add, f32_load) \
     X(f32_sub, f32_load) X(f32_mul, f32_load) X(i32_add, i32_load) X(i32_sub, i32_load) \
@@ -261,10 +263,12 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
 #define WASM__IOP_ENUM_BF(name, code) IOP_##name##_ss, IOP_##name##_sc,
 #define WASM__IOP_ENUM_U(name, code) IOP_##name,
 #define WASM__IOP_ENUM_LD(name, load) IOP_##name##_ld,
+#define WASM__IOP_ENUM_LDST(name, load) IOP_##name##_ldst,
 typedef enum wasm__iop {
     WASM__IOPS_CONTROL(WASM__IOP_ENUM_C) WASM__IOPS_CMP(WASM__IOP_ENUM_CMP)
     WASM__IOPS_BIN_INT(WASM__IOP_ENUM_BI) WASM__IOPS_BIN_FLT(WASM__IOP_ENUM_BF)
-    WASM__IOPS_UNARY(WASM__IOP_ENUM_U) WASM__IOPS_LD(WASM__IOP_ENUM_LD) IOP_COUNT
+    WASM__IOPS_UNARY(WASM__IOP_ENUM_U) WASM__IOPS_LD(WASM__IOP_ENUM_LD)
+    WASM__IOPS_LD(WASM__IOP_ENUM_LDST) IOP_COUNT
 } wasm__iop;
 
 #endif

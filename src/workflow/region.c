@@ -88,8 +88,10 @@ const char *region__give(wf_run *r, wasm_instance *inst, const uint8_t *p, size_
     if (trap) return trap;
     /* allocate may have grown memory: look the memory up after each call. */
     wasm_memory *mem = wasm_instance_memory(inst);
-    if (!mem || wasm_memory_write(mem, data, p, n) < 0) {
-        wflog__host(&r->w->log, "allocate(%zu) returned %u, outside memory", n, data);
+    /* 0 is the SDKs' "allocation failed": writing there would clobber the guest's low
+     * memory, so the call fails instead (the guest sees 0, no data). */
+    if (data == 0 || !mem || wasm_memory_write(mem, data, p, n) < 0) {
+        wflog__host(&r->w->log, "allocate(%zu) returned %u: null or outside memory", n, data);
         return NULL;
     }
     trap = region_allocate(r, 12, &region);
