@@ -785,7 +785,10 @@ L_ref_is_null: {
         T b = conv(v_);                                              \
         fp[pc[1].w.a] = (expr);                                      \
         NEXT(4);                                                     \
-    }                                                                \
+    }
+    /* Read-modify-write (load + op + store back, fused): the same load and bounds check,
+     * then the result replaces the loaded bytes. */
+#define LDST_BIN(name, ctype, width, T, conv, expr)                  \
     L_##name##_ldst: {                                               \
         uint64_t ea = (uint64_t)(uint32_t)fp[pc[2].w.a] + pc[3].u;   \
         ctype v_;                                                    \
@@ -802,27 +805,28 @@ L_ref_is_null: {
     }
 #define ID32(v) ((uint32_t)(v))
 #define ID64(v) ((uint64_t)(v))
-    LD_BIN(f64_add, uint64_t, 8, double, f64_of, bits_f64(a + b))
-    LD_BIN(f64_sub, uint64_t, 8, double, f64_of, bits_f64(a - b))
-    LD_BIN(f64_mul, uint64_t, 8, double, f64_of, bits_f64(a * b))
-    LD_BIN(f32_add, uint32_t, 4, float, f32_of, bits_f32(a + b))
-    LD_BIN(f32_sub, uint32_t, 4, float, f32_of, bits_f32(a - b))
-    LD_BIN(f32_mul, uint32_t, 4, float, f32_of, bits_f32(a * b))
-    LD_BIN(i32_add, uint32_t, 4, uint32_t, ID32, (uint32_t)(a + b))
-    LD_BIN(i32_sub, uint32_t, 4, uint32_t, ID32, (uint32_t)(a - b))
-    LD_BIN(i32_mul, uint32_t, 4, uint32_t, ID32, (uint32_t)(a * b))
-    LD_BIN(i32_and, uint32_t, 4, uint32_t, ID32, a & b)
-    LD_BIN(i32_or, uint32_t, 4, uint32_t, ID32, a | b)
-    LD_BIN(i32_xor, uint32_t, 4, uint32_t, ID32, a ^ b)
-    LD_BIN(i64_add, uint64_t, 8, uint64_t, ID64, a + b)
-    LD_BIN(i64_sub, uint64_t, 8, uint64_t, ID64, a - b)
-    LD_BIN(i64_mul, uint64_t, 8, uint64_t, ID64, a * b)
-    LD_BIN(i64_and, uint64_t, 8, uint64_t, ID64, a & b)
-    LD_BIN(i64_or, uint64_t, 8, uint64_t, ID64, a | b)
-    LD_BIN(i64_xor, uint64_t, 8, uint64_t, ID64, a ^ b)
+#define LD_OPS(M) \
+    M(f64_add, uint64_t, 8, double, f64_of, bits_f64(a + b)) \
+    M(f64_sub, uint64_t, 8, double, f64_of, bits_f64(a - b)) \
+    M(f64_mul, uint64_t, 8, double, f64_of, bits_f64(a * b)) \
+    M(f32_add, uint32_t, 4, float, f32_of, bits_f32(a + b)) \
+    M(f32_sub, uint32_t, 4, float, f32_of, bits_f32(a - b)) \
+    M(f32_mul, uint32_t, 4, float, f32_of, bits_f32(a * b)) \
+    M(i32_add, uint32_t, 4, uint32_t, ID32, (uint32_t)(a + b)) \
+    M(i32_sub, uint32_t, 4, uint32_t, ID32, (uint32_t)(a - b)) \
+    M(i32_mul, uint32_t, 4, uint32_t, ID32, (uint32_t)(a * b)) \
+    M(i32_and, uint32_t, 4, uint32_t, ID32, a & b) \
+    M(i32_or, uint32_t, 4, uint32_t, ID32, a | b) \
+    M(i32_xor, uint32_t, 4, uint32_t, ID32, a ^ b) \
+    M(i64_add, uint64_t, 8, uint64_t, ID64, a + b) \
+    M(i64_sub, uint64_t, 8, uint64_t, ID64, a - b) \
+    M(i64_mul, uint64_t, 8, uint64_t, ID64, a * b) \
+    M(i64_and, uint64_t, 8, uint64_t, ID64, a & b) \
+    M(i64_or, uint64_t, 8, uint64_t, ID64, a | b) \
+    M(i64_xor, uint64_t, 8, uint64_t, ID64, a ^ b)
+    LD_OPS(LD_BIN)
+    LD_OPS(LDST_BIN)
 #undef LD_BIN
-#undef ID32
-#undef ID64
 
     /* ---- numeric: w(dst, a) then w(b, -) (_ss) or the constant (_sc) ---- */
 #define I32_BIN(name, expr)                                \
@@ -1092,6 +1096,10 @@ L_f64_copysign_sc:
     UN(i64_trunc_sat_f32_u, float, f32_of, sat_i64_u((double)a))
     UN(i64_trunc_sat_f64_s, double, f64_of, sat_i64_s(a))
     UN(i64_trunc_sat_f64_u, double, f64_of, sat_i64_u(a))
+#undef LDST_BIN
+#undef LD_OPS
+#undef ID32
+#undef ID64
 #undef I32_BIN
 #undef I64_BIN
 #undef F32_BIN

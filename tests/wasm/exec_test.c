@@ -551,3 +551,88 @@ TEST(values_read_from_a_local_survive_a_later_write_to_that_local) {
     CHECK_EQ_INT(call1(&e, "const_left", 11), 1);          /* 5 < 11 only */
     close_env(&e);
 }
+
+/* Read-modify-write of one memory cell, the shape the compiler fuses into a single
+ * load-op-store instruction (runtime_internal.h, "_ldst"), and a store to another
+ * cell, which it must not fuse:
+ * (module
+ *   (memory (export "mem") 1)
+ *   (func (export "add_i32") (param $p i32) (param $x i32) (result i32)
+ *     (i32.store offset=4 (local.get $p) (i32.add (i32.load offset=4 (local.get $p)) (local.get $x)))
+ *     (i32.load offset=4 (local.get $p)))
+ *   (func (export "xor_i64") (param $p i32) (param $x i64) (result i64)
+ *     (i64.store offset=8 (local.get $p) (i64.xor (i64.load offset=8 (local.get $p)) (local.get $x)))
+ *     (i64.load offset=8 (local.get $p)))
+ *   (func (export "add_f64") (param $p i32) (param $x f64) (result f64)
+ *     (f64.store offset=16 (local.get $p) (f64.add (f64.load offset=16 (local.get $p)) (local.get $x)))
+ *     (f64.load offset=16 (local.get $p)))
+ *   (func (export "add_i32_other_slot") (param $p i32) (param $x i32) (result i32)
+ *     (i32.store offset=24 (local.get $p) (i32.add (i32.load offset=4 (local.get $p)) (local.get $x)))
+ *     (i32.load offset=24 (local.get $p)))) */
+static const uint8_t rmw_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x13, 0x03, 0x60,
+    0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x02, 0x7f, 0x7e, 0x01, 0x7e, 0x60,
+    0x02, 0x7f, 0x7c, 0x01, 0x7c, 0x03, 0x05, 0x04, 0x00, 0x01, 0x02, 0x00,
+    0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x3a, 0x05, 0x03, 0x6d, 0x65, 0x6d,
+    0x02, 0x00, 0x07, 0x61, 0x64, 0x64, 0x5f, 0x69, 0x33, 0x32, 0x00, 0x00,
+    0x07, 0x78, 0x6f, 0x72, 0x5f, 0x69, 0x36, 0x34, 0x00, 0x01, 0x07, 0x61,
+    0x64, 0x64, 0x5f, 0x66, 0x36, 0x34, 0x00, 0x02, 0x12, 0x61, 0x64, 0x64,
+    0x5f, 0x69, 0x33, 0x32, 0x5f, 0x6f, 0x74, 0x68, 0x65, 0x72, 0x5f, 0x73,
+    0x6c, 0x6f, 0x74, 0x00, 0x03, 0x0a, 0x55, 0x04, 0x14, 0x00, 0x20, 0x00,
+    0x20, 0x00, 0x28, 0x02, 0x04, 0x20, 0x01, 0x6a, 0x36, 0x02, 0x04, 0x20,
+    0x00, 0x28, 0x02, 0x04, 0x0b, 0x14, 0x00, 0x20, 0x00, 0x20, 0x00, 0x29,
+    0x03, 0x08, 0x20, 0x01, 0x85, 0x37, 0x03, 0x08, 0x20, 0x00, 0x29, 0x03,
+    0x08, 0x0b, 0x14, 0x00, 0x20, 0x00, 0x20, 0x00, 0x2b, 0x03, 0x10, 0x20,
+    0x01, 0xa0, 0x39, 0x03, 0x10, 0x20, 0x00, 0x2b, 0x03, 0x10, 0x0b, 0x14,
+    0x00, 0x20, 0x00, 0x20, 0x00, 0x28, 0x02, 0x04, 0x20, 0x01, 0x6a, 0x36,
+    0x02, 0x18, 0x20, 0x00, 0x28, 0x02, 0x18, 0x0b,
+};
+
+static int call_rmw(env *e, const char *name, wasm_val a, wasm_val b, wasm_val *out, wasm_diag *d) {
+    wasm_val args[2] = {a, b};
+    return wasm_func_call(e->store, export_func(e->inst, name), args, 2, out, 1, d);
+}
+
+TEST(a_read_modify_write_of_memory_stores_the_right_value_in_the_right_cell_or_traps) {
+    env e;
+    wasm_val r;
+    wasm_diag d;
+    CHECK_EQ_INT(open_env(&e, rmw_wasm, sizeof rmw_wasm, NULL, NULL, 0), 0);
+    wasm_extern ex;
+    CHECK_EQ_INT(wasm_instance_export(e.inst, "mem", &ex), 0);
+    wasm_memory *mem = ex.of.memory;
+    const uint32_t base = 1000;
+    uint32_t five = 5;
+    uint64_t bits = 0xf0f0f0f00f0f0f0full;
+    double one_half = 0.5;
+    CHECK_EQ_INT(wasm_memory_write(mem, base + 4, &five, 4), 0);
+    CHECK_EQ_INT(wasm_memory_write(mem, base + 8, &bits, 8), 0);
+    CHECK_EQ_INT(wasm_memory_write(mem, base + 16, &one_half, 8), 0);
+
+    CHECK_EQ_INT(call_rmw(&e, "add_i32", i32v(base), i32v(7), &r, &d), 0);
+    CHECK_EQ_U64(r.of.i32, 12);
+    wasm_val x64 = {.type = WASM_I64, .of.i64 = 0xffffffff00000000ull};
+    CHECK_EQ_INT(call_rmw(&e, "xor_i64", i32v(base), x64, &r, &d), 0);
+    CHECK_EQ_U64(r.of.i64, 0x0f0f0f0f0f0f0f0full);
+    double two = 2.0;
+    wasm_val xf = {.type = WASM_F64};
+    memcpy(&xf.of.f64_bits, &two, 8);
+    CHECK_EQ_INT(call_rmw(&e, "add_f64", i32v(base), xf, &r, &d), 0);
+    double got;
+    memcpy(&got, &r.of.f64_bits, 8);
+    CHECK(got == 2.5);
+    /* Different store cell: the source cell keeps its value. */
+    CHECK_EQ_INT(call_rmw(&e, "add_i32_other_slot", i32v(base), i32v(1), &r, &d), 0);
+    CHECK_EQ_U64(r.of.i32, 13);
+    uint32_t cell;
+    CHECK_EQ_INT(wasm_memory_read(mem, base + 4, &cell, 4), 0);
+    CHECK_EQ_U64(cell, 12);
+    /* The last in-bounds cell works; one past it traps and leaves memory alone. */
+    CHECK_EQ_INT(call_rmw(&e, "add_i32", i32v(65536 - 8), i32v(1), &r, &d), 0);
+    CHECK_EQ_U64(r.of.i32, 1);
+    CHECK_EQ_INT(call_rmw(&e, "add_i32", i32v(65536 - 7), i32v(1), &r, &d), SL_ETRAP);
+    CHECK(strncmp(d.msg, "out of bounds memory access", 28) == 0);
+    CHECK_EQ_INT(wasm_memory_read(mem, 65536 - 4, &cell, 4), 0);
+    CHECK_EQ_U64(cell, 1);
+    close_env(&e);
+}
