@@ -16,6 +16,7 @@
 #include "net/net.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -99,11 +100,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons(g_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) abort(); /* the server died */
+    /* Thousands of connections a second: closing with linger 0 (RST) leaves no
+     * TIME_WAIT behind, which would otherwise use up the ~28k ephemeral ports in a
+     * few seconds; a transient shortage is waited out, anything else means the
+     * server died. */
+    int fd = -1;
+    for (int tries = 0;; tries++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) abort();
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) break;
+        int e = errno;
+        close(fd);
+        if (e != EADDRNOTAVAIL || tries == 1000) abort();
+        usleep(1000);
+    }
+    struct linger no_linger = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* no Nagle delays */
     if (!(data[0] & 1)) {
