@@ -336,20 +336,19 @@ TEST(polling_an_unknown_handle_waits_instead_of_spinning) {
     tenv_destroy(&t);
 }
 
-TEST(an_allocate_that_fails_with_0_gets_no_data_and_the_guests_address_0_is_untouched) {
-    tenv t;
-    wf_manager *m = mgr(&t);
-    CHECK(m);
-    sl_diag d;
-    /* allocate answers 0 (the SDKs' failure value). The host must not write the event
-     * at address 0: call returns the byte there, which must still be 0x5a. */
-    CHECK(wf_deploy_wat(m, "nullalloc",
+/* A guest whose allocate always answers alloc_result: it registers a live query,
+ * polls it ten times and returns what the call tail computes from $r (the OR of the
+ * poll results). The host must hand over no event and write nothing. */
+static bool deploy_bad_allocate(wf_manager *m, const char *name, const char *alloc_result,
+                                const char *call_tail) {
+    char wat[2048];
+    snprintf(wat, sizeof wat,
         "(module (import \"env\" \"u_query_live\" (func $ql (param i32) (result i64)))\n"
         " (import \"env\" \"u_poll_handle\" (func $poll (param i64) (result i32)))\n"
         " (memory (export \"memory\") 1)\n"
         " (data (i32.const 0) \"\\5a\")\n"
         " (data (i32.const 200) \"AVG:temp\")\n"
-        " (func (export \"allocate\") (param i32) (result i32) (i32.const 0))\n"
+        " (func (export \"allocate\") (param i32) (result i32) (i32.const %s))\n"
         " (func (export \"call\") (result i32) (local $h i64) (local $i i32) (local $r i32)\n"
         "  (i32.store (i32.const 100) (i32.const 200)) (i32.store (i32.const 104) (i32.const 8))\n"
         "  (i32.store (i32.const 108) (i32.const 8))\n"
@@ -357,8 +356,20 @@ TEST(an_allocate_that_fails_with_0_gets_no_data_and_the_guests_address_0_is_unto
         "  (loop $l (local.set $r (i32.or (local.get $r) (call $poll (local.get $h))))\n"
         "   (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
         "   (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))\n"
-        "  (if (result i32) (local.get $r) (then (i32.const 1))\n"
-        "   (else (i32.ne (i32.load8_u (i32.const 0)) (i32.const 0x5a))))))\n", &d) == 0);
+        "  %s))\n",
+        alloc_result, call_tail);
+    sl_diag d;
+    return wf_deploy_wat(m, name, wat, &d) == 0;
+}
+
+TEST(an_allocate_that_fails_with_0_gets_no_data_and_the_guests_address_0_is_untouched) {
+    tenv t;
+    wf_manager *m = mgr(&t);
+    CHECK(m);
+    /* call returns 0 only if no poll gave data and the byte at address 0 is still 0x5a. */
+    CHECK(deploy_bad_allocate(m, "nullalloc", "0",
+                              "(if (result i32) (local.get $r) (then (i32.const 1))\n"
+                              "   (else (i32.ne (i32.load8_u (i32.const 0)) (i32.const 0x5a))))"));
     tenv_push_event(&t, "{\"timestamp\":1,\"value\":2,\"tags\":[],\"producers\":[]}");
     wf_status s;
     CHECK(wf_wait_state(m, "nullalloc", WF_EXITED, 10000, &s));
@@ -373,23 +384,9 @@ TEST(an_allocate_that_returns_memory_outside_the_guest_gets_no_data_and_no_fault
     tenv t;
     wf_manager *m = mgr(&t);
     CHECK(m);
-    sl_diag d;
     /* allocate answers an address past the end of memory: the event cannot be handed
      * over, so poll returns 0 (logged) and the host writes nothing anywhere. */
-    CHECK(wf_deploy_wat(m, "badalloc",
-        "(module (import \"env\" \"u_query_live\" (func $ql (param i32) (result i64)))\n"
-        " (import \"env\" \"u_poll_handle\" (func $poll (param i64) (result i32)))\n"
-        " (memory (export \"memory\") 1)\n"
-        " (data (i32.const 200) \"AVG:temp\")\n"
-        " (func (export \"allocate\") (param i32) (result i32) (i32.const 0x7ffffff0))\n"
-        " (func (export \"call\") (result i32) (local $h i64) (local $i i32) (local $r i32)\n"
-        "  (i32.store (i32.const 100) (i32.const 200)) (i32.store (i32.const 104) (i32.const 8))\n"
-        "  (i32.store (i32.const 108) (i32.const 8))\n"
-        "  (local.set $h (call $ql (i32.const 100)))\n"
-        "  (loop $l (local.set $r (i32.or (local.get $r) (call $poll (local.get $h))))\n"
-        "   (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
-        "   (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))\n"
-        "  (local.get $r)))\n", &d) == 0);
+    CHECK(deploy_bad_allocate(m, "badalloc", "0x7ffffff0", "(local.get $r)"));
     tenv_push_event(&t, "{\"timestamp\":1,\"value\":2,\"tags\":[],\"producers\":[]}");
     wf_status s;
     CHECK(wf_wait_state(m, "badalloc", WF_EXITED, 10000, &s));
