@@ -83,13 +83,14 @@ TEST(writeback_to_a_producer_that_does_not_read_fails_once_its_send_queue_is_ful
     long st = http_req(s.port, "POST", "/workflows/pusher", bytes, n, &b);
     free(bytes);
     CHECK_EQ_INT(st, 201);
-    /* Wait until the guest runs, then a little for its u_query_live. */
-    for (int i = 0; i < 200; i++) {
-        http_req(s.port, "GET", "/workflows/pusher/logs", NULL, 0, &b);
-        if (strstr(buf_cstr(&b), "started (call)")) break;
+    /* Wait until the guest's u_query_live has registered (its own thread, so later
+     * than the deploy's answer, and much later on a loaded machine). */
+    for (int i = 0; i < 400; i++) {
+        http_req(s.port, "GET", "/health", NULL, 0, &b);
+        if (strstr(buf_cstr(&b), "\"live_queries\":1")) break;
         sleep_ms(25);
     }
-    sleep_ms(300);
+    CHECK_MSG(strstr(buf_cstr(&b), "\"live_queries\":1") != NULL, "%s", buf_cstr(&b));
     char line[128];
     char args[128];
     snprintf(args, sizeof(args), "idle %d idle k=1 1 4", s.port);

@@ -245,7 +245,7 @@ TEST(redeploy_replaces_the_running_module_and_keeps_the_others) {
         "  (i32.const 0)))\n";
     CHECK(wf_deploy_wat(m, "a", poller, &d) == 0);
     CHECK(wf_deploy_wat(m, "b", poller, &d) == 0);
-    sleep_ms(100);
+    CHECK(tenv_wait_registered(&t, 2, 10000)); /* both pollers hold a live query */
     CHECK(wf_deploy_wat(m, "a", MINIMAL_OK, &d) == 0);
     wf_status s;
     CHECK(wait_done(m, "a", 10000, &s));

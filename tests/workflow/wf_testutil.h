@@ -203,6 +203,22 @@ static inline void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+/* Waits up to timeout_ms until at least n live queries have been registered: a
+ * guest's u_query_live runs on its own thread, later than wf_deploy returns, and
+ * much later on a loaded machine. True if they were. */
+static inline bool tenv_wait_registered(tenv *t, uint32_t n, int timeout_ms) {
+    int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    pthread_mutex_lock(&t->mu);
+    while (t->registered < n && clock_mono_ns() < end) {
+        pthread_mutex_unlock(&t->mu);
+        sleep_ms(5);
+        pthread_mutex_lock(&t->mu);
+    }
+    bool ok = t->registered >= n;
+    pthread_mutex_unlock(&t->mu);
+    return ok;
+}
+
 /* Waits up to timeout_ms until name leaves WF_RUNNING (or reaches want when want
  * is not WF_RUNNING). Fills s. True if it did. */
 static inline bool wf_wait_state(wf_manager *m, const char *name, wf_state want, int timeout_ms,
