@@ -221,8 +221,12 @@ def main():
         check(good.error is None, "good producer failed: %r" % good.error)
         check(good.acked == good.sent and good.sent > 0, "acked %d of %d" % (good.acked, good.sent))
         good.ws.close()
-        time.sleep(0.2)
-        h = srv.health()
+        deadline = time.time() + 20  # acked means durable; the count follows the apply
+        while time.time() < deadline:
+            h = srv.health()
+            if h["points_written"] >= good.sent + 1:
+                break
+            time.sleep(0.05)
         check(h["points_written"] == good.sent + 1, "points_written %r, expected %d" % (h, good.sent + 1))
         check(srv.alive(), "server died")
         rc = srv.stop()

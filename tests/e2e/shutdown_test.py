@@ -46,7 +46,10 @@ def main():
         ps = [Producer(srv.port, "p=%d" % i) for i in range(2)]
         for p in ps:
             p.start()
-        time.sleep(1.0)
+        deadline = time.time() + 30  # under load until acks flow, then a moment more
+        while time.time() < deadline and sum(p.acked for p in ps) == 0:
+            time.sleep(0.05)
+        time.sleep(0.5)
         t0 = time.time()
         rc = srv.stop(timeout=30)
         check(rc == 0, "exit status %r after SIGTERM under load" % rc)

@@ -782,7 +782,13 @@ TEST(input_held_by_all_connections_together_is_bounded_and_released_when_done) {
     int a = dial(port);
     send_all(a, head, strlen(head));
     send_all(a, body, 3500);
-    usleep(100 * 1000);
+    net_stats st;
+    for (int i = 0; i < 500; i++) { /* until the loop has read all of it */
+        net_get_stats(fx.n, &st);
+        if (st.bytes_in >= strlen(head) + 3500) break;
+        usleep(10000);
+    }
+    CHECK(st.bytes_in >= strlen(head) + 3500);
     /* B's whole body would pass 6,000 held bytes: 503 and close. */
     int b = dial(port);
     send_all(b, head, strlen(head));
