@@ -10,7 +10,10 @@
  * (b_host_calls: a wasm loop calling an imported no-op, ns per iteration), and loading a ~120 KB
  * module (big.wasm, 500 functions): wasm_module_new (decode + validate + compile) and
  * wasm_instantiate, median of 21. Single thread; run on an otherwise idle machine for stable
- * figures. Usage: bench_wasm [scale=1] (scale multiplies every kernel's work). */
+ * figures. Usage: bench_wasm [scale=1] (scale multiplies every kernel's work).
+ * bench_wasm -k NAME [scale=1] runs only kernel NAME (e.g. fib), once, in wasm, and prints
+ * its checksum: for `valgrind --tool=callgrind`, whose instruction counts compare engine
+ * variants repeatably whatever the machine's load. */
 #include "base/clock.h"
 #include "base/err.h"
 #include "kernels.h"
@@ -95,6 +98,12 @@ static uint64_t n_json(int32_t a) {
 static volatile uint64_t sink; /* keeps native results alive */
 
 int main(int argc, char **argv) {
+    const char *only = NULL; /* -k NAME: that kernel once, wasm only */
+    if (argc > 2 && strcmp(argv[1], "-k") == 0) {
+        only = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
     int scale = argc > 1 ? atoi(argv[1]) : 1;
     if (scale < 1) scale = 1;
     const kernel kernels[] = {
@@ -128,6 +137,28 @@ int main(int argc, char **argv) {
                        .of.func = wasm_func_new_host(s, &info.func, host_nop, NULL)};
     if (wasm_instantiate(s, m, &imp, 1, &inst, &d) < 0) {
         fprintf(stderr, "bench_wasm: instantiate failed: %s\n", d.msg);
+        return 1;
+    }
+
+    if (only) {
+        for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+            wasm_extern e;
+            if (strcmp(kernels[k].name + 2, only) != 0) continue;
+            if (wasm_instance_export(inst, kernels[k].name, &e) < 0) return 1;
+            wasm_val arg = {.type = WASM_I32, .of.i32 = (uint32_t)kernels[k].arg};
+            wasm_val res;
+            if (wasm_func_call(s, e.of.func, &arg, 1, &res, 1, &d) < 0) {
+                fprintf(stderr, "bench_wasm: %s trapped: %s\n", only, d.msg);
+                return 1;
+            }
+            printf("%s %llu\n", only,
+                   (unsigned long long)(kernels[k].wide ? res.of.i64 : res.of.i32));
+            wasm_store_free(s);
+            wasm_module_free(m);
+            free(bytes);
+            return 0;
+        }
+        fprintf(stderr, "bench_wasm: no kernel %s\n", only);
         return 1;
     }
 

@@ -14,7 +14,19 @@
  * right before br_if / if becomes one compare-and-branch instruction; a commutative op
  * or compare with a constant left operand uses the constant form with operands swapped;
  * an add/sub/mul (or integer and/or/xor) whose right operand was loaded by the
- * instruction just before it absorbs the load (same bounds check, same trap, the load's code offset).
+ * instruction just before it absorbs the load (same bounds check, same trap, the load's
+ * code offset);
+ * an i32 add/sub of a constant just before a load or store that uses it as the address
+ * is folded into the access's _k form (the wrap at 2^32 kept); a loop's back branch
+ * testing a counter just incremented by a constant absorbs the add (addk_bif_*); an f64
+ * compare (or its i32.eqz) before a forward br_if / if becomes fbif_/fbifn_; two
+ * adjacent f64 add/sub/mul where the second takes the first's result become one ff_*;
+ * two or three adjacent copies become one copy2 / copy3; f64_mul_ld + f64_add_ldst on its result become
+ * f64_axpy; two i32 ops with constants in a row become ii_*, a select on x & k
+ * select_andk, a select between two constants select_kk; two i32 adds of constants,
+ * the first into a local, become add2k (split again if the second turns out to compute
+ * an address). Fusions that look back at emitted code never reach across a branch
+ * target (last_label).
  *
  * Control: block/if targets are forward; each branch cell joins the frame's fixup chain
  * (cell .u = previous entry + 1) and is patched at `end`; a loop's target is its first
@@ -25,7 +37,8 @@
  * Invariants: (1) at every label and branch all operands are in their slots (STK);
  * (2) the height never exceeds max_height, reserved in frame_slots, which exec checks
  * before entering a frame; (3) a rewritten destination never skips a label: every label
- * clears the peephole state; (4) every instruction has a (cell, code offset) pair.
+ * clears the peephole state; (4) every instruction has a (cell, code offset) pair
+ * (f64_axpy has two: one per memory access).
  * Threads: runs at instantiation on the store's thread. */
 #include <string.h>
 
@@ -61,11 +74,13 @@ typedef struct cmpinfo {
     int bif_ss, bif_sc;   /* branch forward if true */
     int bifl_ss, bifl_sc; /* branch back (to a loop) if true: checks for an interrupt */
     int neg_ss, neg_sc;   /* branch forward if false (if) */
+    int addk_ss, addk_sc; /* i32 add of a constant, then branch back if true (addk_bif) */
 } cmpinfo;
 
 #define WASM__CMP_ROW(name, neg)                                                       \
     {IOP_i32_##name##_ss, IOP_i32_##name##_sc, IOP_bif_##name##_ss, IOP_bif_##name##_sc, \
-     IOP_bif_##name##_ssl, IOP_bif_##name##_scl, IOP_bif_##neg##_ss, IOP_bif_##neg##_sc},
+     IOP_bif_##name##_ssl, IOP_bif_##name##_scl, IOP_bif_##neg##_ss, IOP_bif_##neg##_sc, \
+     IOP_addk_bif_##name##_ssl, IOP_addk_bif_##name##_scl},
 static const cmpinfo cmps[] = {WASM__IOPS_CMP(WASM__CMP_ROW)};
 #undef WASM__CMP_ROW
 
@@ -92,13 +107,27 @@ typedef struct comp {
     uint32_t nlocals;    /* params + declared locals */
     uint32_t res_cell;   /* first immediate cell (w(dst, ..)) of the last result producer */
     uint32_t res_end;    /* c->n right after it; UINT32_MAX: none */
+    uint32_t last_label; /* cell index of the last branch target (loop start, else, end) */
+    uint32_t copy_pos;   /* cell of the last single copy */
+    uint32_t copy_end;   /* c->n right after it; UINT32_MAX: none */
+    uint32_t add_pos;    /* cell of the last i32 add/sub of a constant (i32_add_sc) */
+    uint32_t add_end;    /* c->n right after it; UINT32_MAX: none */
+    uint32_t add_src;    /* its left operand's slot */
+    uint32_t add_k;      /* the constant it adds (a subtraction's, negated) */
     uint32_t ld_pos;     /* cell of the last load */
     uint32_t ld_end;     /* c->n right after it; UINT32_MAX: none */
-    int ld_iop;          /* which load */
+    int ld_iop;          /* which load (its plain form) */
+    uint32_t ld_k;       /* the constant folded into its address (_k form), else 0 */
     uint32_t rmw_pos;    /* cell of the last load-fused binary op (_ld) */
     uint32_t rmw_end;    /* c->n right after it; UINT32_MAX: none */
     int rmw_ld;          /* its iop (an IOP_*_ld) */
     int rmw_load;        /* the load it absorbed */
+    uint32_t fcmp_pos;   /* cell of the last f64 compare */
+    uint32_t fcmp_end;   /* c->n right after it; UINT32_MAX: none */
+    int fcmp_row;        /* its row: eq ne lt gt le ge (WASM__IOPS_FCMP) */
+    bool fcmp_sc;        /* _sc form */
+    uint32_t fcmp_a;     /* its operands as emitted */
+    uint64_t fcmp_b;
     uint32_t cmp_pos;    /* cell of the last i32 compare / eqz */
     uint32_t cmp_end;    /* c->n right after it; UINT32_MAX: none */
     int cmp_row;         /* its row in cmps, or -1 for i32.eqz */
@@ -151,6 +180,7 @@ static void op(comp *c, int iop, uint32_t off) {
 
 /* Removes the instructions from cell index pos on (a fused one replaces them). */
 static void unemit(comp *c, uint32_t pos) {
+    if (pos <= c->copy_pos) c->copy_end = UINT32_MAX;
     c->n = pos;
     while (c->offs_n && c->offs[2 * (c->offs_n - 1)] >= pos) c->offs_n--;
 }
@@ -161,6 +191,8 @@ static void label_here(comp *c) {
     c->cmp_end = UINT32_MAX;
     c->ld_end = UINT32_MAX;
     c->rmw_end = UINT32_MAX;
+    c->add_end = UINT32_MAX;
+    c->fcmp_end = UINT32_MAX;
 }
 
 /* The last instruction produced the top operand (its w(dst, ..) is at cell). */
@@ -194,12 +226,35 @@ static void vpop(comp *c, uint32_t k) {
     c->height -= k;
 }
 
+/* A branch target lands here (no instruction may be fused across it). */
+static void target_here(comp *c) {
+    c->last_label = c->n;
+}
+
+/* fp[dst] = fp[src]. Right after another copy (or two), with no branch target between,
+ * they become one copy2 (copy3), done in order: a later copy may read what an earlier
+ * one wrote. */
+static void emit_copy(comp *c, uint32_t dst, uint32_t src, uint32_t off) {
+    if (c->copy_end == c->n && c->last_label != c->n) {
+        const void *was = c->code[c->copy_pos].op;
+        if (was == c->labels[IOP_copy] || was == c->labels[IOP_copy2]) {
+            c->code[c->copy_pos].op = c->labels[was == c->labels[IOP_copy] ? IOP_copy2 : IOP_copy3];
+            put_w(c, dst, src);
+            c->copy_end = was == c->labels[IOP_copy] ? c->n : UINT32_MAX;
+            return;
+        }
+    }
+    c->copy_pos = c->n;
+    op(c, IOP_copy, off);
+    put_w(c, dst, src);
+    c->copy_end = c->n;
+}
+
 /* Puts the operand at height h into its slot. */
 static void materialize(comp *c, uint32_t h, uint32_t off) {
     ventry *e = &c->vs[h];
     if (e->kind == V_LOC) {
-        op(c, IOP_copy, off);
-        put_w(c, slot(c, h), e->local);
+        emit_copy(c, slot(c, h), e->local, off);
     } else if (e->kind == V_CONST) {
         op(c, IOP_const_, off);
         put_w(c, slot(c, h), 0);
@@ -320,14 +375,90 @@ static bool cmp_fusable(const comp *c) {
            all_stk_below(c, c->height - 1);
 }
 
+/* The f64 compare that produced the top operand, if it can fuse with a branch now. */
+static bool fcmp_fusable(const comp *c) {
+    return c->fcmp_end == c->n && c->height > 0 && c->vs[c->height - 1].kind == V_STK &&
+           all_stk_below(c, c->height - 1);
+}
+
+/* The top operand is i32.eqz of an f64 compare, both just emitted: a branch on it is
+ * the compare's branch with the sense flipped. */
+static bool fcmp_eqz_fusable(const comp *c) {
+    return cmp_fusable(c) && c->cmp_row < 0 && c->fcmp_end == c->cmp_pos &&
+           c->cmp_a == c->code[c->fcmp_pos + 1].w.a;
+}
+
+/* Emits the fused f64 compare-and-branch, forward only (branch when the compare is
+ * true, or when it is false if negate: not the inverse compare, since NaN makes both
+ * false), in place of the compare; the caller adds the target cell. */
+static void emit_fcmp_branch(comp *c, bool negate, uint32_t off) {
+    static_assert(IOP_fbif_ne_ss - IOP_fbif_eq_ss == 4, "fbif, fbifn: _ss and _sc per compare");
+    int iop = IOP_fbif_eq_ss + 4 * c->fcmp_row + (negate ? 2 : 0) + (c->fcmp_sc ? 1 : 0);
+    uint32_t a = c->fcmp_a;
+    uint64_t b = c->fcmp_b;
+    unemit(c, c->fcmp_pos);
+    op(c, iop, off);
+    if (c->fcmp_sc) {
+        put_w(c, a, 0);
+        put_u(c, b);
+    } else {
+        put_w(c, a, (uint32_t)b);
+    }
+    label_here(c);
+}
+
+static int swapped_iop(int iop_ss);
+static int cmp_row_of(int iop_ss);
+
+/* The instruction just emitted, if it is an i32 add of a constant (i32_add_sc) with no
+ * branch target after it: its cell index, else UINT32_MAX. */
+static uint32_t last_addk(const comp *c) {
+    if (c->offs_n == 0 || c->last_label == c->n) return UINT32_MAX;
+    uint32_t p = c->offs[2 * (c->offs_n - 1)];
+    if (p + 3 != c->n || c->code[p].op != c->labels[IOP_i32_add_sc]) return UINT32_MAX;
+    return p;
+}
+
+/* A loop's back branch testing x right after `x = y + k` (a loop counter): emits the
+ * fused add-and-branch iop in place of the add, w(x, y) w(k, b); the caller adds the
+ * target cell. */
+static void emit_addk_branch(comp *c, uint32_t add, int iop, uint32_t b, uint32_t off) {
+    uint32_t x = c->code[add + 1].w.a;
+    uint32_t y = c->code[add + 1].w.b;
+    uint32_t k = (uint32_t)c->code[add + 2].u;
+    unemit(c, add);
+    op(c, iop, off);
+    put_w(c, x, y);
+    put_w(c, k, b);
+    label_here(c);
+}
+
 /* Emits the fused compare-and-branch (branch when the compare is true, or false when
  * negate) in place of the compare; the caller adds the target cell. */
 static void emit_cmp_branch(comp *c, bool negate, bool back, uint32_t off) {
     uint32_t a = c->cmp_a;
     uint64_t b = c->cmp_b;
     int iop;
+    uint32_t add;
     SL_ASSERT(!(negate && back));
     unemit(c, c->cmp_pos);
+    if (back && (add = last_addk(c)) != UINT32_MAX) {
+        uint32_t x = c->code[add + 1].w.a;
+        if (c->cmp_row < 0 && a == x) {
+            emit_addk_branch(c, add, IOP_addk_bif_eqz_l, 0, off);
+            return;
+        }
+        if (c->cmp_row >= 0 && a == x) {
+            const cmpinfo *ci = &cmps[c->cmp_row];
+            emit_addk_branch(c, add, c->cmp_sc ? ci->addk_sc : ci->addk_ss, (uint32_t)b, off);
+            return;
+        }
+        if (c->cmp_row >= 0 && !c->cmp_sc && b == x) { /* b op x == x op' b */
+            const cmpinfo *ci = &cmps[cmp_row_of(swapped_iop(cmps[c->cmp_row].op_ss))];
+            emit_addk_branch(c, add, ci->addk_ss, a, off);
+            return;
+        }
+    }
     if (c->cmp_row < 0) {
         iop = negate ? IOP_bif_nez : back ? IOP_bif_eqz_l : IOP_bif_eqz;
     } else {
@@ -341,6 +472,12 @@ static void emit_cmp_branch(comp *c, bool negate, bool back, uint32_t off) {
     label_here(c);
 }
 
+/* Returns n results from slots src.. (ret1 when there is exactly one). */
+static void emit_ret(comp *c, uint32_t src, uint32_t n, uint32_t off) {
+    op(c, n == 1 ? IOP_ret1 : IOP_ret, off);
+    put_w(c, src, n);
+}
+
 /* br / br_if to depth l. For br_if the condition is still the top operand. */
 static void emit_branch(comp *c, uint32_t l, bool cond, uint32_t off) {
     ctl *t = &c->ctls[c->ctl_n - 1 - l];
@@ -348,14 +485,33 @@ static void emit_branch(comp *c, uint32_t l, bool cond, uint32_t off) {
     uint32_t h = c->height - (cond ? 1 : 0);
     bool moves = t->height + keep != h;
     if (cond) {
+        if (!moves && t->kind != CTL_LOOP && fcmp_eqz_fusable(c)) {
+            vpop(c, 1);
+            emit_fcmp_branch(c, true, off); /* eqz(cmp) true: cmp false */
+            put_target(c, t);
+            return;
+        }
         if (!moves && cmp_fusable(c)) {
             vpop(c, 1);
             emit_cmp_branch(c, false, t->kind == CTL_LOOP, off);
             put_target(c, t);
             return;
         }
+        if (!moves && t->kind != CTL_LOOP && fcmp_fusable(c)) {
+            vpop(c, 1);
+            emit_fcmp_branch(c, false, off);
+            put_target(c, t);
+            return;
+        }
         uint32_t cs = cond_slot(c, off);
+        uint32_t add;
         vpop(c, 1);
+        if (!moves && t->kind == CTL_LOOP && (add = last_addk(c)) != UINT32_MAX &&
+            c->code[add + 1].w.a == cs) {
+            emit_addk_branch(c, add, IOP_addk_bif_nez_l, 0, off);
+            put_target(c, t);
+            return;
+        }
         if (!moves) {
             op(c, t->kind == CTL_LOOP ? IOP_bif_nez_l : IOP_bif_nez, off);
             put_w(c, cs, 0);
@@ -370,8 +526,7 @@ static void emit_branch(comp *c, uint32_t l, bool cond, uint32_t off) {
     }
     materialize_all(c, off);
     if (t->kind == CTL_FUNC) { /* a branch to the function's label returns */
-        op(c, IOP_ret, off);
-        put_w(c, slot(c, h - keep), keep);
+        emit_ret(c, slot(c, h - keep), keep, off);
         return;
     }
     if (!moves) {
@@ -430,6 +585,25 @@ static int store_of_load(int load) {
 static_assert(IOP_i64_xor_ldst - IOP_f64_add_ldst == IOP_i64_xor_ld - IOP_f64_add_ld,
               "_ldst forms parallel the _ld forms");
 
+/* The f64_add_ldst just made at rmw_pos right after an f64_mul_ld that produced its
+ * register operand (m[p2] += x * m[p1], an axpy step): the two become one f64_axpy.
+ * Its cells are the f64_mul_ld's, then the f64_add_ldst's address and offset; the
+ * f64_add_ldst's (cell, code offset) pair stays where its address now is, so a trap of
+ * the second access reports its own load's offset (exec moves pc there first). */
+static void axpy_fuse(comp *c) {
+    uint32_t q = c->rmw_pos - 4;
+    if (c->rmw_pos < 4 || c->code[c->rmw_pos].op != c->labels[IOP_f64_add_ldst]) return;
+    if (c->last_label == c->rmw_pos || c->code[q].op != c->labels[IOP_f64_mul_ld]) return;
+    if (c->offs_n < 2 || c->offs[2 * (c->offs_n - 2)] != q) return;
+    if (c->code[q + 1].w.a != c->code[c->rmw_pos + 1].w.b) return;
+    static_assert(sizeof(wcell) == 8, "cells move as a whole");
+    c->code[q].op = c->labels[IOP_f64_axpy];
+    c->code[q + 4] = c->code[q + 6]; /* w(addr2, k2) */
+    c->code[q + 5] = c->code[q + 7]; /* offset2 */
+    c->n = q + 6;
+    SL_ASSERT(c->offs[2 * (c->offs_n - 1)] == q + 4);
+}
+
 /* Store iop (offset moff) of the top two entries, right after a load-fused op that
  * produced the value from the same address, offset and width: turns that op into its
  * read-modify-write form and emits nothing. The load part still traps first, at the
@@ -442,10 +616,163 @@ static bool rmw_fuse(comp *c, int iop, uint32_t moff) {
         return false;
     uint32_t sa = a->kind == V_LOC ? a->local : slot(c, h);
     const wcell *k = &c->code[c->rmw_pos];
-    if (k[1].w.a != slot(c, h + 1) || k[2].w.a != sa || k[3].u != moff) return false;
+    if (k[1].w.a != slot(c, h + 1) || k[2].w.a != sa || k[2].w.b != 0 || k[3].u != moff)
+        return false;
     c->code[c->rmw_pos].op = c->labels[IOP_f64_add_ldst + (c->rmw_ld - IOP_f64_add_ld)];
+    axpy_fuse(c);
     vpop(c, 2);
     label_here(c);
+    return true;
+}
+
+/* The address operand at height h was computed by the instruction just emitted, an
+ * i32 add (or sub) of a constant into its slot: removes that instruction and returns
+ * its left operand's slot and the constant, which the _k form of the access adds with
+ * the same 32-bit wrap-around (exec.c, EA_K). Otherwise emits nothing, *k = 0. */
+static uint32_t addr_operand(comp *c, uint32_t h, uint32_t *k, bool *folded, uint32_t off) {
+    *folded = false;
+    if (c->res_end == c->n && c->res_cell >= 2 && c->res_cell + 2 == c->n &&
+        c->offs_n > 0 && c->offs[2 * (c->offs_n - 1)] == c->res_cell - 2 &&
+        c->code[c->res_cell - 2].op == c->labels[IOP_add2k] && c->vs[h].kind == V_STK &&
+        c->code[c->res_cell].w.a == slot(c, h)) {
+        /* The second add of an add2k computed the address: split it off and fold it. */
+        uint32_t p = c->res_cell - 2;
+        uint32_t src = c->code[p + 2].w.b;
+        *k = c->code[p + 3].w.b;
+        *folded = true;
+        c->code[p].op = c->labels[IOP_i32_add_sc];
+        c->code[p + 2].u = c->code[p + 3].w.a;
+        c->n = p + 3;
+        label_here(c);
+        return src;
+    }
+    if (c->add_end == c->n && c->res_end == c->n && c->res_cell == c->add_pos + 1 &&
+        c->vs[h].kind == V_STK && c->code[c->res_cell].w.a == slot(c, h)) {
+        SL_ASSERT(c->offs[2 * (c->offs_n - 1)] == c->add_pos);
+        *k = c->add_k;
+        *folded = true;
+        unemit(c, c->add_pos);
+        label_here(c);
+        return c->add_src;
+    }
+    *k = 0;
+    return src_slot(c, h, off);
+}
+
+/* The instruction just emitted, if it wrote the top operand's slot (not rewritten to a
+ * local) and is iop: its first immediate cell, else UINT32_MAX. */
+static uint32_t last_producer(const comp *c, int iop) {
+    uint32_t h = c->height - 1;
+    if (c->res_end != c->n || c->vs[h].kind != V_STK) return UINT32_MAX;
+    if (c->code[c->res_cell].w.a != slot(c, h)) return UINT32_MAX;
+    if (c->offs_n == 0 || c->offs[2 * (c->offs_n - 1)] != c->res_cell - 1) return UINT32_MAX;
+    if (c->code[c->res_cell - 1].op != c->labels[iop]) return UINT32_MAX;
+    return c->res_cell;
+}
+
+/* select whose condition the instruction just before computed as x & k into a
+ * temporary: rewrites that instruction into select_andk w(dst, a) w(b, x) k (the
+ * temporary is dead after the select). Only when a and b need no code. */
+static bool select_andk(comp *c, uint32_t off) {
+    uint32_t h = c->height - 3;
+    uint32_t cell = last_producer(c, IOP_i32_and_sc);
+    if (cell == UINT32_MAX || c->vs[h].kind == V_CONST || c->vs[h + 1].kind == V_CONST)
+        return false;
+    uint32_t x = c->code[cell].w.b;
+    uint64_t k = c->code[cell + 1].u;
+    uint32_t sa = src_slot(c, h, off);
+    uint32_t sb = src_slot(c, h + 1, off);
+    c->code[cell - 1].op = c->labels[IOP_select_andk];
+    c->code[cell].w.a = slot(c, h);
+    c->code[cell].w.b = sa;
+    c->code[cell + 1].w.a = sb;
+    c->code[cell + 1].w.b = x;
+    put_u(c, k);
+    vpop(c, 3);
+    vpush(c, V_STK, 0, 0);
+    label_here(c);
+    produced(c, cell);
+    return true;
+}
+
+/* The i32 op iop_sc with constant k on the top operand, which the instruction just
+ * before computed into a temporary as x op1 k1 (a pair in WASM__IOPS_II): rewrites that
+ * instruction into the pair, w(dst, x) w(k1, k), dropping the dead temporary. */
+static bool ii_fuse(comp *c, int iop_sc, uint64_t k) {
+    static const int pairs[][3] = {
+#define WASM__II_ROW(o1, o2) {IOP_i32_##o1##_sc, IOP_i32_##o2##_sc, IOP_ii_##o1##_##o2},
+        WASM__IOPS_II(WASM__II_ROW)
+#undef WASM__II_ROW
+    };
+    if (c->height < 2 || c->vs[c->height - 2].kind != V_STK) return false;
+    for (size_t i = 0; i < SL_ARRAY_LEN(pairs); i++) {
+        if (pairs[i][1] != iop_sc) continue;
+        /* the left operand (height - 2) is the previous result: check it as the top */
+        c->height--;
+        uint32_t cell = last_producer(c, pairs[i][0]);
+        c->height++;
+        if (cell == UINT32_MAX) continue;
+        uint32_t k1 = (uint32_t)c->code[cell + 1].u;
+        if (pairs[i][0] == IOP_i32_shl_sc || pairs[i][0] == IOP_i32_shr_u_sc) k1 &= 31;
+        c->code[cell - 1].op = c->labels[pairs[i][2]];
+        c->code[cell + 1].w.a = k1;
+        c->code[cell + 1].w.b = (uint32_t)k;
+        label_here(c);
+        produced(c, cell);
+        return true;
+    }
+    return false;
+}
+
+/* An i32 add of constant k to a_slot, into the top slot, right after an i32_add_sc
+ * that wrote a local (so nothing folds it into an address or a branch any more), with
+ * no branch target between: the two become add2k w(d1, s1) w(d2, s2) w(k1, k2), done in
+ * order. */
+static bool add2k_fuse(comp *c, uint32_t a_slot, uint32_t k) {
+    if (c->offs_n == 0 || c->last_label == c->n) return false;
+    uint32_t p = c->offs[2 * (c->offs_n - 1)];
+    if (p + 3 != c->n || c->code[p].op != c->labels[IOP_i32_add_sc]) return false;
+    if (c->code[p + 1].w.a >= c->nlocals) return false;
+    uint32_t k1 = (uint32_t)c->code[p + 2].u;
+    c->code[p].op = c->labels[IOP_add2k];
+    c->code[p + 2].w.a = slot(c, c->height - 2);
+    c->code[p + 2].w.b = a_slot;
+    put_w(c, k1, k);
+    label_here(c);
+    produced(c, p + 2); /* a local.set next may rewrite d2 */
+    return true;
+}
+
+/* Which of f64 add, sub, mul iop_ss is (0, 1, 2), or -1. */
+static int ff_row(int iop_ss) {
+    if (iop_ss == IOP_f64_add_ss) return 0;
+    if (iop_ss == IOP_f64_sub_ss) return 1;
+    return iop_ss == IOP_f64_mul_ss ? 2 : -1;
+}
+
+/* f64 add/sub/mul iop_ss (a_slot op b_slot -> dst) right after another one, with no
+ * branch target between, that wrote one of its operands: rewrites that instruction into
+ * the chained pair (ff_*), which still writes the first result. */
+static bool ff_fuse(comp *c, int iop_ss, uint32_t a_slot, uint32_t b_slot, uint32_t dst) {
+    int second = ff_row(iop_ss);
+    if (second < 0 || c->offs_n == 0 || c->last_label == c->n) return false;
+    uint32_t p = c->offs[2 * (c->offs_n - 1)];
+    if (p + 3 != c->n) return false;
+    static const int firsts[3] = {IOP_f64_add_ss, IOP_f64_sub_ss, IOP_f64_mul_ss};
+    int first = -1;
+    for (int i = 0; i < 3 && first < 0; i++)
+        if (c->code[p].op == c->labels[firsts[i]]) first = i;
+    if (first < 0) return false;
+    uint32_t t = c->code[p + 1].w.a;
+    bool left = a_slot == t;
+    if (!left && b_slot != t) return false;
+    static_assert(IOP_ff_mul_mul_r - IOP_ff_add_add_l == 17, "ff: 3 x 3 pairs, _l and _r");
+    c->code[p].op = c->labels[IOP_ff_add_add_l + 2 * (3 * first + second) + (left ? 0 : 1)];
+    c->code[p + 2].w.b = c->code[p + 2].w.a; /* w(b1, -) becomes w(d, b1) */
+    c->code[p + 2].w.a = dst;
+    put_w(c, left ? b_slot : a_slot, 0);
+    label_here(c);
+    produced(c, p + 2); /* a local.set next may rewrite d */
     return true;
 }
 
@@ -468,6 +795,12 @@ static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t o
         vpop(c, 2);
         vpush(c, V_STK, 0, 0);
         produced(c, at + 1);
+        if (sw == IOP_i32_add_ss) {
+            c->add_pos = at;
+            c->add_end = c->n;
+            c->add_src = x_slot;
+            c->add_k = (uint32_t)k;
+        }
         cmp_row = cmp_row_of(sw);
         if (cmp_row >= 0 && k <= UINT32_MAX) {
             c->cmp_pos = at;
@@ -481,21 +814,39 @@ static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t o
     }
     uint32_t a_slot;
     uint32_t pos;
+    if (iop_sc >= 0 && b->kind == V_CONST && ii_fuse(c, iop_sc, b->k)) {
+        vpop(c, 2);
+        vpush(c, V_STK, 0, 0);
+        return;
+    }
     if (iop_sc >= 0 && b->kind == V_CONST) {
         uint64_t k = b->k;
         a_slot = src_slot(c, h, off);
+        if ((iop_sc == IOP_i32_add_sc || iop_sc == IOP_i32_sub_sc) &&
+            add2k_fuse(c, a_slot, iop_sc == IOP_i32_add_sc ? (uint32_t)k : 0u - (uint32_t)k)) {
+            vpop(c, 2);
+            vpush(c, V_STK, 0, 0);
+            return;
+        }
         pos = c->n;
         op(c, iop_sc, off);
         put_w(c, slot(c, h), a_slot);
         put_u(c, k);
         c->cmp_sc = true;
         c->cmp_b = k;
+        if (iop_sc == IOP_i32_add_sc || iop_sc == IOP_i32_sub_sc) {
+            c->add_pos = pos;
+            c->add_end = c->n;
+            c->add_src = a_slot;
+            c->add_k = iop_sc == IOP_i32_add_sc ? (uint32_t)k : (uint32_t)(0u - (uint32_t)k);
+        }
     } else if ((ld = ld_form(iop_ss, c->ld_iop)) >= 0 && c->ld_end == c->n &&
                b->kind == V_STK && c->vs[h].kind != V_CONST &&
                c->code[c->ld_pos + 1].w.a == slot(c, h + 1)) {
         /* The right operand was loaded by the instruction just emitted: fuse them. The
          * fused instruction keeps the load's code offset, since only the load traps. */
         uint32_t addr = c->code[c->ld_pos + 1].w.b;
+        uint32_t k = c->ld_k;
         uint64_t moff = c->code[c->ld_pos + 2].u;
         uint32_t ld_off = c->offs[2 * (c->offs_n - 1) + 1];
         SL_ASSERT(c->offs[2 * (c->offs_n - 1)] == c->ld_pos);
@@ -504,7 +855,7 @@ static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t o
         pos = c->n;
         op(c, ld, ld_off);
         put_w(c, slot(c, h), a_slot);
-        put_w(c, addr, 0);
+        put_w(c, addr, k);
         put_u(c, moff);
         c->rmw_pos = pos;
         c->rmw_end = c->n;
@@ -516,6 +867,11 @@ static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t o
     } else {
         a_slot = src_slot(c, h, off);
         uint32_t b_slot = src_slot(c, h + 1, off);
+        if (ff_fuse(c, iop_ss, a_slot, b_slot, slot(c, h))) {
+            vpop(c, 2);
+            vpush(c, V_STK, 0, 0);
+            return;
+        }
         pos = c->n;
         op(c, iop_ss, off);
         put_w(c, slot(c, h), a_slot);
@@ -531,6 +887,15 @@ static void emit_binary(comp *c, int iop_ss, int iop_sc, int cmp_row, uint32_t o
         c->cmp_end = c->n;
         c->cmp_row = cmp_row;
         c->cmp_a = a_slot;
+    }
+    static_assert(IOP_f64_ge_ss - IOP_f64_eq_ss == 10, "f64 eq ne lt gt le ge, _ss and _sc");
+    if (iop_ss >= IOP_f64_eq_ss && iop_ss <= IOP_f64_ge_ss) {
+        c->fcmp_pos = pos;
+        c->fcmp_end = c->n;
+        c->fcmp_row = (iop_ss - IOP_f64_eq_ss) / 2;
+        c->fcmp_sc = c->cmp_sc;
+        c->fcmp_a = a_slot;
+        c->fcmp_b = c->cmp_b;
     }
 }
 
@@ -564,17 +929,13 @@ static void emit_local_set(comp *c, uint32_t x, bool tee, uint32_t off) {
         flush_local(c, x, off);
         top = &c->vs[h];
         if (top->kind == V_LOC) {
-            if (top->local != x) {
-                op(c, IOP_copy, off);
-                put_w(c, x, top->local);
-            }
+            if (top->local != x) emit_copy(c, x, top->local, off);
         } else if (top->kind == V_CONST) {
             op(c, IOP_const_, off);
             put_w(c, x, 0);
             put_u(c, top->k);
         } else {
-            op(c, IOP_copy, off);
-            put_w(c, x, slot(c, h));
+            emit_copy(c, x, slot(c, h), off);
         }
     }
     label_here(c);
@@ -671,9 +1032,15 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
             if (code == WASM_OP_if_) {
                 bool fused = cmp_fusable(c);
                 uint32_t cs = 0;
-                if (fused) {
+                if (fcmp_eqz_fusable(c)) { /* to else when eqz(cmp) is false: cmp true */
+                    vpop(c, 1);
+                    emit_fcmp_branch(c, false, off);
+                } else if (fused) {
                     vpop(c, 1);
                     emit_cmp_branch(c, true, false, off);
+                } else if (fcmp_fusable(c)) {
+                    vpop(c, 1);
+                    emit_fcmp_branch(c, true, off);
                 } else {
                     cs = cond_slot(c, off);
                     vpop(c, 1);
@@ -694,6 +1061,7 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
                 return -ENOMEM;
             top = &c->ctls[c->ctl_n - 1];
             top->start = c->n;
+            target_here(c);
             label_here(c);
             break;
         }
@@ -708,6 +1076,7 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
                 c->code[top->else_fix - 1].u = c->n;
                 top->else_fix = 0;
             }
+            target_here(c);
             top->dead = false;
             c->height = top->height;
             for (uint32_t i = 0; i < top->nparams; i++) vpush(c, V_STK, 0, 0);
@@ -721,11 +1090,11 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
             label_here(c);
             if (t.else_fix) c->code[t.else_fix - 1].u = c->n;
             patch_chain(c, t.fixups, c->n);
+            target_here(c);
             c->height = t.height;
             for (uint32_t i = 0; i < t.nresults; i++) vpush(c, V_STK, 0, 0);
             if (t.kind == CTL_FUNC) {
-                op(c, IOP_ret, off);
-                put_w(c, slot(c, 0), t.nresults);
+                emit_ret(c, slot(c, 0), t.nresults, off);
             }
             break;
         }
@@ -785,12 +1154,10 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
             if (dead) break;
             if (f->result_count == 1 && c->vs[c->height - 1].kind == V_LOC) {
                 /* One result still in a local: return it from there (fp[0] <- fp[x]). */
-                op(c, IOP_ret, off);
-                put_w(c, c->vs[c->height - 1].local, 1);
+                emit_ret(c, c->vs[c->height - 1].local, 1, off);
             } else {
                 materialize_all(c, off);
-                op(c, IOP_ret, off);
-                put_w(c, slot(c, c->height - f->result_count), f->result_count);
+                emit_ret(c, slot(c, c->height - f->result_count), f->result_count, off);
             }
             set_dead(c);
             break;
@@ -841,6 +1208,22 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
         case WASM_OP_select: {
             if (dead) break;
             uint32_t h = c->height - 3;
+            if (select_andk(c, off)) break;
+            if (c->vs[h].kind == V_CONST && c->vs[h + 1].kind == V_CONST) {
+                /* Both values constant: select_kk w(dst, cond) k1 k2. */
+                uint64_t k1 = c->vs[h].k;
+                uint64_t k2 = c->vs[h + 1].k;
+                uint32_t sc = src_slot(c, h + 2, off);
+                uint32_t pos = c->n;
+                op(c, IOP_select_kk, off);
+                put_w(c, slot(c, h), sc);
+                put_u(c, k1);
+                put_u(c, k2);
+                vpop(c, 3);
+                vpush(c, V_STK, 0, 0);
+                produced(c, pos + 1);
+                break;
+            }
             uint32_t sa = src_slot(c, h, off);
             uint32_t sb = src_slot(c, h + 1, off);
             uint32_t sc = src_slot(c, h + 2, off);
@@ -1049,39 +1432,47 @@ static int compile_body(comp *c, wasm_func *f, const wasm_funcdef *fd, wasm_diag
                 if (wasm__u32(&r, &align, &why) < 0 || wasm__u32(&r, &moff, &why) < 0)
                     goto malformed;
                 if (dead) break;
-                static const uint8_t mem_iop[] = {
+                static const uint16_t mem_iop[] = {
                     IOP_i32_load,    IOP_i64_load,     IOP_f32_load,     IOP_f64_load,
                     IOP_i32_load8_s, IOP_i32_load8_u,  IOP_i32_load16_s, IOP_i32_load16_u,
                     IOP_i64_load8_s, IOP_i64_load8_u,  IOP_i64_load16_s, IOP_i64_load16_u,
                     IOP_i64_load32_s, IOP_i64_load32_u, IOP_i32_store,   IOP_i64_store,
                     IOP_f32_store,   IOP_f64_store,    IOP_i32_store8,   IOP_i32_store16,
                     IOP_i64_store8,  IOP_i64_store16,  IOP_i64_store32};
-                static_assert(sizeof(mem_iop) == WASM_OP_i64_store32 - WASM_OP_i32_load + 1,
+                static_assert(SL_ARRAY_LEN(mem_iop) == WASM_OP_i64_store32 - WASM_OP_i32_load + 1,
                               "one iop per memory opcode");
                 int iop = mem_iop[code - WASM_OP_i32_load];
+                static_assert(IOP_i64_store32_k - IOP_i32_load_k == IOP_i64_store32 - IOP_i32_load,
+                              "a _k form parallels each memory iop");
+                int iop_k = IOP_i32_load_k + (iop - IOP_i32_load);
+                uint32_t k;
+                bool folded;
                 if (code >= WASM_OP_i32_store) {
                     uint32_t h = c->height - 2;
                     if (rmw_fuse(c, iop, moff)) break;
-                    uint32_t sa = src_slot(c, h, off);
+                    uint32_t sa = addr_operand(c, h, &k, &folded, off);
                     uint32_t sv = src_slot(c, h + 1, off);
-                    op(c, iop, off);
+                    op(c, folded ? iop_k : iop, off);
                     put_w(c, sa, sv);
                     put_u(c, moff);
+                    if (folded) put_w(c, k, 0);
                     vpop(c, 2);
                     label_here(c);
                 } else {
                     uint32_t h = c->height - 1;
-                    uint32_t sa = src_slot(c, h, off);
+                    uint32_t sa = addr_operand(c, h, &k, &folded, off);
                     uint32_t pos = c->n;
-                    op(c, iop, off);
+                    op(c, folded ? iop_k : iop, off);
                     put_w(c, slot(c, h), sa);
                     put_u(c, moff);
+                    if (folded) put_w(c, k, 0);
                     vpop(c, 1);
                     vpush(c, V_STK, 0, 0);
                     produced(c, pos + 1);
                     c->ld_pos = pos;
                     c->ld_end = c->n;
                     c->ld_iop = iop;
+                    c->ld_k = k;
                 }
                 break;
             }
@@ -1120,6 +1511,7 @@ int wasm__compile(wasm_instance *inst, wasm_func *f, wasm_diag *d) {
     c.m = m;
     c.labels = wasm__labels();
     c.nlocals = f->param_count + fd->local_count;
+    c.copy_end = UINT32_MAX;
     label_here(&c);
     rc = compile_body(&c, f, fd, d);
     if (rc == 0) {
@@ -1132,10 +1524,11 @@ int wasm__compile(wasm_instance *inst, wasm_func *f, wasm_diag *d) {
         f->offsets = c.offs;
         f->offset_count = c.offs_n;
         f->local_count = fd->local_count;
-        f->mem0 = inst->memory_count ? inst->memories[0] : NULL;
+        f->mem0 = inst->memory_count ? inst->memories[0] : &wasm__no_memory;
         /* The frame: locals, the deepest operand stack, and one spare slot (stack-form
-         * ops address fp[t] with t = slots in use). */
+         * ops address fp[t] with t = slots in use); at least the slots exec zeroes. */
         f->frame_slots = c.nlocals + SL_MAX(c.max_height, fd->max_stack) + 1;
+        f->frame_slots = SL_MAX(f->frame_slots, f->param_count + WASM__ZERO_SLOTS);
         c.code = NULL;
         c.offs = NULL;
     } else if (rc == -ENOMEM && d) {

@@ -213,19 +213,48 @@ out:
     return msg;
 }
 
+/* Memory 0 of an instance that has none: no bytes, so exec needs no NULL test. */
+wasm_memory wasm__no_memory;
+
+/* The caller of the entry function: its frame returns to halt_code. Never runs. */
+static wasm_func halt_func = {.mem0 = &wasm__no_memory};
+
+/* Zeroes a frame's nl declared locals at lp. The first WASM__ZERO_SLOTS are written
+ * unconditionally (frames have room for them, compile.c), so a function with few locals
+ * pays for neither a loop nor a memset call. */
+static inline void zero_locals(uint64_t *lp, uint32_t nl) {
+    static_assert(WASM__ZERO_SLOTS == 4, "the stores below");
+    lp[0] = 0;
+    lp[1] = 0;
+    lp[2] = 0;
+    lp[3] = 0;
+    for (uint32_t i = WASM__ZERO_SLOTS; i < nl; i++) lp[i] = 0;
+}
+
 /* The interpreter. With labels_out set, only reports the handler table.
  *
  * Cells of each instruction after its handler cell (w(a, b) is one cell holding two u32;
  * slot numbers are indices from fp; "k" is a 64-bit constant cell; T a target cell):
  *   br, br_loop T | br_move w(keep, src) w(dst, -) T | br_if_move w(cond, keep) w(src, dst) T
  *   bif_eqz, bif_nez w(a, -) T | bif_<cmp>_ss w(a, b) T | bif_<cmp>_sc w(a, k32) T
+ *   addk_bif_<cmp>_ssl w(x, y) w(k, b) T | addk_bif_<cmp>_scl w(x, y) w(k, k32) T |
+ *   addk_bif_eqz_l, addk_bif_nez_l w(x, y) w(k, -) T: x = y + k (i32), then as bif_*_l
+ *   fbif_<cmp>_ss, fbifn_<cmp>_ss w(a, b) T | fbif_<cmp>_sc, fbifn_<cmp>_sc w(a, -) k64 T
+ *   ff_<op1>_<op2>_l, _r w(t, a1) w(d, b1) w(c, -) (two chained f64 ops)
+ *   ii_<op1>_<op2> w(dst, x) w(k1, k2) | select_andk w(dst, a) w(b, x) k (cond x & k)
+ *   select_kk w(dst, cond) k1 k2 (both values constant)
+ *   f64_axpy w(t, x) w(addr1, k1) offset1 w(addr2, k2) offset2 (m[a2] += (t = x * m[a1]))
+ *   add2k w(d1, s1) w(d2, s2) w(k1, k2): d1 = s1 + k1, then d2 = s2 + k2 (i32)
  *   br_table w(index, n) w(src, keep) then n + 1 entries w(dst, -) T
- *   ret w(src, n) | call, call_local func w(argbase, -) | call_indirect table w(type_id, argbase) w(index, -)
- *   copy w(dst, src) | const_ w(dst, -) k | select w(dst, a) w(b, cond)
+ *   ret w(src, n) | ret1 w(src, -) (one result) | call, call_local func w(argbase, -)
+ *   call_indirect table w(type_id, argbase) w(index, -)
+ *   copy w(dst, src) | copy2 w(dst, src) w(dst2, src2) (two copies, in order) | copy3 (three)
+ *   const_ w(dst, -) k | select w(dst, a) w(b, cond)
  *   global_get w(dst, -) ptr | global_set w(src, -) ptr
  *   <binop>_ss w(dst, a) w(b, -) | <binop>_sc w(dst, a) k | <unop> w(dst, a)
- *   <binop>_ld w(dst, a) w(addr, -) offset (b loaded from memory, the fused load)
- *   loads w(dst, addr) offset | stores w(addr, value) offset
+ *   <binop>_ld w(dst, a) w(addr, k) offset (b loaded from memory, the fused load)
+ *   loads w(dst, addr) offset | stores w(addr, value) offset; their _k forms add w(k, -):
+ *   the address is (u32)(fp[addr] + k) + offset, k a folded i32.add of a constant
  *   memory_size w(dst, -) | table_size w(dst, -) table
  *   stack-form ops (operands at the top of the operand stack; t = slots in use, so the
  *   top is fp[t - 1]): table_get/set/grow/fill w(t, -) table | table_copy w(t, -) dst src
@@ -239,7 +268,16 @@ static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, 
 #define WASM__LABEL_CMP(name, neg) [IOP_bif_##name##_ss] = &&L_bif_##name##_ss, \
                                    [IOP_bif_##name##_sc] = &&L_bif_##name##_sc, \
                                    [IOP_bif_##name##_ssl] = &&L_bif_##name##_ssl, \
-                                   [IOP_bif_##name##_scl] = &&L_bif_##name##_scl,
+                                   [IOP_bif_##name##_scl] = &&L_bif_##name##_scl, \
+                                   [IOP_addk_bif_##name##_ssl] = &&L_addk_bif_##name##_ssl, \
+                                   [IOP_addk_bif_##name##_scl] = &&L_addk_bif_##name##_scl,
+#define WASM__LABEL_FCMP(name, op) [IOP_fbif_##name##_ss] = &&L_fbif_##name##_ss, \
+                                   [IOP_fbif_##name##_sc] = &&L_fbif_##name##_sc, \
+                                   [IOP_fbifn_##name##_ss] = &&L_fbifn_##name##_ss, \
+                                   [IOP_fbifn_##name##_sc] = &&L_fbifn_##name##_sc,
+#define WASM__LABEL_FF(o1, o2) [IOP_ff_##o1##_##o2##_l] = &&L_ff_##o1##_##o2##_l, \
+                               [IOP_ff_##o1##_##o2##_r] = &&L_ff_##o1##_##o2##_r,
+#define WASM__LABEL_II(o1, o2) [IOP_ii_##o1##_##o2] = &&L_ii_##o1##_##o2,
 #define WASM__LABEL_BI(name, code) [IOP_##name##_ss] = &&L_##name##_ss, \
                                    [IOP_##name##_sc] = &&L_##name##_sc,
 #define WASM__LABEL_BF(name, code) [IOP_##name##_ss] = &&L_##name##_ss, \
@@ -247,11 +285,14 @@ static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, 
 #define WASM__LABEL_U(name, code) [IOP_##name] = &&L_##name,
 #define WASM__LABEL_LD(name, load) [IOP_##name##_ld] = &&L_##name##_ld,
 #define WASM__LABEL_LDST(name, load) [IOP_##name##_ldst] = &&L_##name##_ldst,
+#define WASM__LABEL_MEM(name) [IOP_##name] = &&L_##name, [IOP_##name##_k] = &&L_##name##_k,
     static const void *const labels[IOP_COUNT] = {
         WASM__IOPS_CONTROL(WASM__LABEL_C) WASM__IOPS_CMP(WASM__LABEL_CMP)
+        WASM__IOPS_FCMP(WASM__LABEL_FCMP) WASM__IOPS_FF(WASM__LABEL_FF)
+        WASM__IOPS_II(WASM__LABEL_II)
         WASM__IOPS_BIN_INT(WASM__LABEL_BI) WASM__IOPS_BIN_FLT(WASM__LABEL_BF)
         WASM__IOPS_UNARY(WASM__LABEL_U) WASM__IOPS_LD(WASM__LABEL_LD)
-        WASM__IOPS_LD(WASM__LABEL_LDST)};
+        WASM__IOPS_LD(WASM__LABEL_LDST) WASM__IOPS_MEM(WASM__LABEL_MEM)};
     static const wcell halt_code[1] = {{.op = &&L_halt}};
     if (labels_out) {
         *labels_out = labels;
@@ -269,16 +310,16 @@ static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, 
     const wcell *pc = halt_code; /* the entry's frame returns to halt_code */
     uint64_t *fp = NULL;
     uint64_t *callee_fp = entry_base;
-    wasm_func *cur = NULL;
+    wasm_func *cur = &halt_func; /* until the entry runs: its frame's caller */
     wasm_func *callee = entry;
     uint8_t *mb = NULL;
     uint64_t msz = 0;
     const char *msg = NULL;
     uint32_t trap_index = UINT32_MAX; /* element index for "uninitialized element N" */
-    wasm__frame *frames = s->frames;
+    wasm__frame *const frames = s->frames;
+    wasm__frame *const fr_max = frames + s->limits.call_depth_max;
+    wasm__frame *fr = frames + s->depth; /* the next free frame */
     uint64_t *const stack_end = s->stack_end;
-    const uint32_t depth_max = s->limits.call_depth_max;
-    uint32_t depth = s->depth;
     atomic_int *const intr = &s->interrupt;
     goto do_call;
 
@@ -290,8 +331,8 @@ do_call:
     }
     if (callee->is_host) {
         bool oom;
-        s->depth = depth;
-        msg = host_call(s, callee, cur ? cur->inst : NULL, callee_fp, &oom);
+        s->depth = (uint32_t)(fr - frames);
+        msg = host_call(s, callee, cur->inst, callee_fp, &oom);
         if (msg) {
             if (oom) {
                 s->depth = entry_depth;
@@ -302,10 +343,10 @@ do_call:
             }
             goto trap;
         }
-        if (!cur) goto L_halt; /* the entry itself was a host function */
+        if (cur == &halt_func) goto L_halt; /* the entry itself was a host function */
         goto reload_memory;
     }
-    if (sl_unlikely(depth >= depth_max)) {
+    if (sl_unlikely(fr >= fr_max)) {
         msg = TRAP_EXHAUSTED;
         goto trap;
     }
@@ -313,26 +354,17 @@ do_call:
         msg = TRAP_EXHAUSTED;
         goto trap;
     }
-    frames[depth].ret_pc = pc;
-    frames[depth].fp = fp;
-    frames[depth].func = cur;
-    depth++;
+    fr->ret_pc = pc;
+    fr->fp = fp;
+    fr->func = cur;
+    fr++;
     fp = callee_fp;
-    {
-        uint32_t nl = callee->local_count;
-        uint64_t *lp = fp + callee->param_count;
-        for (uint32_t i = 0; i < nl; i++) lp[i] = 0;
-    }
+    zero_locals(fp + callee->param_count, callee->local_count);
     cur = callee;
     pc = callee->code;
 reload_memory:
-    if (cur->mem0) {
-        mb = cur->mem0->data;
-        msz = cur->mem0->bytes;
-    } else {
-        mb = NULL;
-        msz = 0;
-    }
+    mb = cur->mem0->data;
+    msz = cur->mem0->bytes;
     NEXT(0);
 
 L_halt:
@@ -343,10 +375,10 @@ L_halt:
 trap: {
     uint32_t fi = UINT32_MAX;
     uint32_t off = 0;
-    if (cur && !cur->is_host) {
+    if (cur != &halt_func && !cur->is_host) {
         fi = cur->index;
         off = code_offset(cur, pc);
-    } else if (!cur && !callee->is_host) {
+    } else if (cur == &halt_func && !callee->is_host) {
         fi = callee->index; /* stopped before the entry function's first instruction */
     }
     s->depth = entry_depth;
@@ -429,6 +461,32 @@ L_bif_nez_l:
         NEXT(0);
     }
     NEXT(3);
+L_addk_bif_eqz_l: {
+    uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;
+    fp[pc[1].w.a] = x;
+    if (x == 0) {
+        pc = pc[3].p;
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+            msg = TRAP_INTERRUPTED;
+            goto trap;
+        }
+        NEXT(0);
+    }
+    NEXT(4);
+}
+L_addk_bif_nez_l: {
+    uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;
+    fp[pc[1].w.a] = x;
+    if (x != 0) {
+        pc = pc[3].p;
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
+            msg = TRAP_INTERRUPTED;
+            goto trap;
+        }
+        NEXT(0);
+    }
+    NEXT(4);
+}
 L_br_table: {
     uint32_t n = pc[1].w.b;
     uint32_t i = (uint32_t)fp[pc[1].w.a];
@@ -447,13 +505,23 @@ L_br_table: {
 L_ret: {
     uint32_t n = pc[1].w.b;
     slots_down(fp, fp + pc[1].w.a, n);
-    depth--;
-    pc = frames[depth].ret_pc;
-    fp = frames[depth].fp;
-    cur = frames[depth].func;
-    if (!cur) NEXT(0); /* back to halt_code */
-    goto reload_memory;
+    fr--;
+    pc = fr->ret_pc;
+    fp = fr->fp;
+    cur = fr->func;
+    mb = cur->mem0->data; /* halt_func's is no_memory */
+    msz = cur->mem0->bytes;
+    NEXT(0);
 }
+L_ret1:
+    fp[0] = fp[pc[1].w.a];
+    fr--;
+    pc = fr->ret_pc;
+    fp = fr->fp;
+    cur = fr->func;
+    mb = cur->mem0->data;
+    msz = cur->mem0->bytes;
+    NEXT(0);
 L_call:
     callee = pc[1].p;
     callee_fp = fp + pc[2].w.a;
@@ -467,20 +535,19 @@ L_call_local: {
         msg = TRAP_INTERRUPTED;
         goto trap;
     }
-    if (sl_unlikely(depth >= depth_max || (size_t)(stack_end - nfp) < f->frame_slots)) {
+    /* Both limits as plain compares: the frame's end as an address, no division. */
+    if (sl_unlikely(fr >= fr_max ||
+                    (uintptr_t)nfp + (uintptr_t)f->frame_slots * sizeof(*nfp) >
+                        (uintptr_t)stack_end)) {
         msg = TRAP_EXHAUSTED;
         goto trap;
     }
-    frames[depth].ret_pc = pc + 3;
-    frames[depth].fp = fp;
-    frames[depth].func = cur;
-    depth++;
+    fr->ret_pc = pc + 3;
+    fr->fp = fp;
+    fr->func = cur;
+    fr++;
     fp = nfp;
-    {
-        uint32_t nl = f->local_count;
-        uint64_t *lp = fp + f->param_count;
-        for (uint32_t i = 0; i < nl; i++) lp[i] = 0;
-    }
+    zero_locals(fp + f->param_count, f->local_count);
     cur = f;
     pc = f->code;
     NEXT(0);
@@ -509,12 +576,31 @@ L_call_indirect: {
 L_copy:
     fp[pc[1].w.a] = fp[pc[1].w.b];
     NEXT(2);
+L_copy2:
+    fp[pc[1].w.a] = fp[pc[1].w.b];
+    fp[pc[2].w.a] = fp[pc[2].w.b];
+    NEXT(3);
+L_copy3:
+    fp[pc[1].w.a] = fp[pc[1].w.b];
+    fp[pc[2].w.a] = fp[pc[2].w.b];
+    fp[pc[3].w.a] = fp[pc[3].w.b];
+    NEXT(4);
 L_const_:
     fp[pc[1].w.a] = pc[2].u;
     NEXT(3);
 L_select:
     fp[pc[1].w.a] = (uint32_t)fp[pc[2].w.b] ? fp[pc[1].w.b] : fp[pc[2].w.a];
     NEXT(3);
+L_add2k:
+    fp[pc[1].w.a] = (uint32_t)((uint32_t)fp[pc[1].w.b] + pc[3].w.a);
+    fp[pc[2].w.a] = (uint32_t)((uint32_t)fp[pc[2].w.b] + pc[3].w.b);
+    NEXT(4);
+L_select_kk:
+    fp[pc[1].w.a] = (uint32_t)fp[pc[1].w.b] ? pc[2].u : pc[3].u;
+    NEXT(4);
+L_select_andk:
+    fp[pc[1].w.a] = ((uint32_t)fp[pc[2].w.b] & (uint32_t)pc[3].u) ? fp[pc[1].w.b] : fp[pc[2].w.a];
+    NEXT(4);
 L_global_get:
     fp[pc[1].w.a] = *(uint64_t *)pc[2].p;
     NEXT(3);
@@ -555,7 +641,33 @@ L_global_set:
         }                                                             \
         NEXT(0);                                                      \
     }                                                                 \
-    NEXT(3);
+    NEXT(3);                                                          \
+    L_addk_bif_##name##_ssl: {                                        \
+        uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;             \
+        fp[pc[1].w.a] = x;                                            \
+        if (op(x, (uint32_t)fp[pc[2].w.b])) {                         \
+            pc = pc[3].p;                                             \
+            if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
+                msg = TRAP_INTERRUPTED;                               \
+                goto trap;                                            \
+            }                                                         \
+            NEXT(0);                                                  \
+        }                                                             \
+        NEXT(4);                                                      \
+    }                                                                 \
+    L_addk_bif_##name##_scl: {                                        \
+        uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;             \
+        fp[pc[1].w.a] = x;                                            \
+        if (op(x, pc[2].w.b)) {                                       \
+            pc = pc[3].p;                                             \
+            if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
+                msg = TRAP_INTERRUPTED;                               \
+                goto trap;                                            \
+            }                                                         \
+            NEXT(0);                                                  \
+        }                                                             \
+        NEXT(4);                                                      \
+    }
 #define CMP_EQ(a, b) ((a) == (b))
 #define CMP_NE(a, b) ((a) != (b))
 #define CMP_LT_S(a, b) ((int32_t)(a) < (int32_t)(b))
@@ -577,6 +689,81 @@ L_global_set:
     BIF(ge_s, CMP_GE_S)
     BIF(ge_u, CMP_GE_U)
 #undef BIF
+
+    /* ---- fused f64 compare + forward branch: fbif_ if true, fbifn_ if false ---- */
+#define FBIF(name, op)                                                \
+    L_fbif_##name##_ss:                                               \
+    if (f64_of(fp[pc[1].w.a]) op f64_of(fp[pc[1].w.b])) {             \
+        pc = pc[2].p;                                                 \
+        NEXT(0);                                                      \
+    }                                                                 \
+    NEXT(3);                                                          \
+    L_fbif_##name##_sc:                                               \
+    if (f64_of(fp[pc[1].w.a]) op f64_of(pc[2].u)) {                   \
+        pc = pc[3].p;                                                 \
+        NEXT(0);                                                      \
+    }                                                                 \
+    NEXT(4);                                                          \
+    L_fbifn_##name##_ss:                                              \
+    if (!(f64_of(fp[pc[1].w.a]) op f64_of(fp[pc[1].w.b]))) {          \
+        pc = pc[2].p;                                                 \
+        NEXT(0);                                                      \
+    }                                                                 \
+    NEXT(3);                                                          \
+    L_fbifn_##name##_sc:                                              \
+    if (!(f64_of(fp[pc[1].w.a]) op f64_of(pc[2].u))) {                \
+        pc = pc[3].p;                                                 \
+        NEXT(0);                                                      \
+    }                                                                 \
+    NEXT(4);
+    WASM__IOPS_FCMP(FBIF)
+#undef FBIF
+
+    /* ---- two chained f64 ops: m = a1 op1 b1 -> fp[t]; then m op2 c (_l) or c op2 m (_r)
+     * -> fp[d].
+     * Each rounds as the separate instruction would (no contraction: -ffp-contract=off).
+     * c is read after fp[t] is written, as the second instruction would read it. */
+#define FF_OP_add +
+#define FF_OP_sub -
+#define FF_OP_mul *
+#define FF(o1, o2)                                                    \
+    L_ff_##o1##_##o2##_l: {                                           \
+        double m = f64_of(fp[pc[1].w.b]) FF_OP_##o1 f64_of(fp[pc[2].w.b]); \
+        fp[pc[1].w.a] = bits_f64(m);                                  \
+        fp[pc[2].w.a] = bits_f64(m FF_OP_##o2 f64_of(fp[pc[3].w.a])); \
+        NEXT(4);                                                      \
+    }                                                                 \
+    L_ff_##o1##_##o2##_r: {                                           \
+        double m = f64_of(fp[pc[1].w.b]) FF_OP_##o1 f64_of(fp[pc[2].w.b]); \
+        fp[pc[1].w.a] = bits_f64(m);                                  \
+        fp[pc[2].w.a] = bits_f64(f64_of(fp[pc[3].w.a]) FF_OP_##o2 m); \
+        NEXT(4);                                                      \
+    }
+    WASM__IOPS_FF(FF)
+#undef FF
+#undef FF_OP_add
+#undef FF_OP_sub
+#undef FF_OP_mul
+
+    /* ---- two chained i32 ops with constants: (x op1 k1) op2 k2 ---- */
+#define II_OP_add +
+#define II_OP_and &
+#define II_OP_xor ^
+#define II_OP_shl <<
+#define II_OP_shr_u >>
+#define II(o1, o2)                                                    \
+    L_ii_##o1##_##o2: {                                               \
+        uint32_t t = (uint32_t)fp[pc[1].w.b] II_OP_##o1 pc[2].w.a;    \
+        fp[pc[1].w.a] = (uint32_t)(t II_OP_##o2 pc[2].w.b);           \
+        NEXT(3);                                                      \
+    }
+    WASM__IOPS_II(II)
+#undef II
+#undef II_OP_add
+#undef II_OP_and
+#undef II_OP_xor
+#undef II_OP_shl
+#undef II_OP_shr_u
 
     /* ---- tables (stack form: sp is the top operand) ---- */
 L_table_get: {
@@ -720,18 +907,31 @@ L_ref_is_null: {
 }
 
     /* Loads and stores: w(dst or addr slot, ...) then the static offset; ea in 64 bits.
-     * These macros expand to whole handlers; their gotos are visible here. */
-#define LOAD(name, ctype, width, conv)                            \
-    L_##name: {                                                   \
-        uint64_t ea = (uint64_t)(uint32_t)fp[pc[1].w.b] + pc[2].u; \
+     * The _k forms carry w(k, -) after it: an i32.add of the constant k that compile.c
+     * folded into the access, so the address is (u32)(base + k) + offset, wrapping at
+     * 2^32 exactly as the add would have. These macros expand to whole handlers; their
+     * gotos are visible here. */
+#define EA(base, off) ((uint64_t)(uint32_t)(base) + (off))
+#define EA_K(base, k, off) ((uint64_t)(uint32_t)((uint32_t)(base) + (k)) + (off))
+#define LOAD_AT(ea, ctype, width, conv, n)                        \
+    {                                                             \
         ctype v_;                                                 \
-        if (sl_unlikely(ea + (width) > msz)) {                    \
+        if (sl_unlikely((ea) + (width) > msz)) {                  \
             msg = TRAP_MEM_OOB;                                   \
             goto trap;                                            \
         }                                                         \
-        memcpy(&v_, mb + ea, (width));                            \
+        memcpy(&v_, mb + (ea), (width));                          \
         fp[pc[1].w.a] = conv;                                     \
-        NEXT(3);                                                  \
+        NEXT(n);                                                  \
+    }
+#define LOAD(name, ctype, width, conv)                            \
+    L_##name: {                                                   \
+        uint64_t ea = EA(fp[pc[1].w.b], pc[2].u);                 \
+        LOAD_AT(ea, ctype, width, conv, 3)                        \
+    }                                                             \
+    L_##name##_k: {                                               \
+        uint64_t ea = EA_K(fp[pc[1].w.b], pc[3].w.a, pc[2].u);    \
+        LOAD_AT(ea, ctype, width, conv, 4)                        \
     }
     LOAD(i32_load, uint32_t, 4, (uint64_t)v_)
     LOAD(i64_load, uint64_t, 8, v_)
@@ -748,17 +948,26 @@ L_ref_is_null: {
     LOAD(i64_load32_s, int32_t, 4, (uint64_t)(int64_t)v_)
     LOAD(i64_load32_u, uint32_t, 4, (uint64_t)v_)
 #undef LOAD
+#undef LOAD_AT
 
-#define STORE(name, ctype, width)                                 \
-    L_##name: {                                                   \
-        uint64_t ea = (uint64_t)(uint32_t)fp[pc[1].w.a] + pc[2].u; \
+#define STORE_AT(ea, ctype, width, n)                             \
+    {                                                             \
         ctype v_ = (ctype)fp[pc[1].w.b];                          \
-        if (sl_unlikely(ea + (width) > msz)) {                    \
+        if (sl_unlikely((ea) + (width) > msz)) {                  \
             msg = TRAP_MEM_OOB;                                   \
             goto trap;                                            \
         }                                                         \
-        memcpy(mb + ea, &v_, (width));                            \
-        NEXT(3);                                                  \
+        memcpy(mb + (ea), &v_, (width));                          \
+        NEXT(n);                                                  \
+    }
+#define STORE(name, ctype, width)                                 \
+    L_##name: {                                                   \
+        uint64_t ea = EA(fp[pc[1].w.a], pc[2].u);                 \
+        STORE_AT(ea, ctype, width, 3)                             \
+    }                                                             \
+    L_##name##_k: {                                               \
+        uint64_t ea = EA_K(fp[pc[1].w.a], pc[3].w.a, pc[2].u);    \
+        STORE_AT(ea, ctype, width, 4)                             \
     }
     STORE(i32_store, uint32_t, 4)
     STORE(i64_store, uint64_t, 8)
@@ -770,11 +979,13 @@ L_ref_is_null: {
     STORE(i64_store16, uint16_t, 2)
     STORE(i64_store32, uint32_t, 4)
 #undef STORE
+#undef STORE_AT
 
-    /* Load + binary op: b is loaded (bounds-checked exactly as the load would be). */
+    /* Load + binary op: b is loaded (bounds-checked exactly as the load would be), from
+     * the address w(addr, k) offset formed as a _k load forms it (k = 0 when none). */
 #define LD_BIN(name, ctype, width, T, conv, expr)                    \
     L_##name##_ld: {                                                 \
-        uint64_t ea = (uint64_t)(uint32_t)fp[pc[2].w.a] + pc[3].u;   \
+        uint64_t ea = EA_K(fp[pc[2].w.a], pc[2].w.b, pc[3].u);       \
         ctype v_;                                                    \
         if (sl_unlikely(ea + (width) > msz)) {                       \
             msg = TRAP_MEM_OOB;                                      \
@@ -790,7 +1001,7 @@ L_ref_is_null: {
      * then the result replaces the loaded bytes. */
 #define LDST_BIN(name, ctype, width, T, conv, expr)                  \
     L_##name##_ldst: {                                               \
-        uint64_t ea = (uint64_t)(uint32_t)fp[pc[2].w.a] + pc[3].u;   \
+        uint64_t ea = EA_K(fp[pc[2].w.a], pc[2].w.b, pc[3].u);       \
         ctype v_;                                                    \
         if (sl_unlikely(ea + (width) > msz)) {                       \
             msg = TRAP_MEM_OOB;                                      \
@@ -826,6 +1037,30 @@ L_ref_is_null: {
     M(i64_xor, uint64_t, 8, uint64_t, ID64, a ^ b)
     LD_OPS(LD_BIN)
     LD_OPS(LDST_BIN)
+    /* f64_mul_ld then f64_add_ldst on its result (m[p2] += x * m[p1]): the same two
+     * accesses in the same order; a trap in the second reports from pc + 4, where
+     * compile.c keeps the second's code offset. */
+L_f64_axpy: {
+    uint64_t ea = EA_K(fp[pc[2].w.a], pc[2].w.b, pc[3].u);
+    uint64_t v_;
+    if (sl_unlikely(ea + 8 > msz)) {
+        msg = TRAP_MEM_OOB;
+        goto trap;
+    }
+    memcpy(&v_, mb + ea, 8);
+    double m = f64_of(fp[pc[1].w.b]) * f64_of(v_);
+    fp[pc[1].w.a] = bits_f64(m);
+    ea = EA_K(fp[pc[4].w.a], pc[4].w.b, pc[5].u);
+    if (sl_unlikely(ea + 8 > msz)) {
+        pc += 4;
+        msg = TRAP_MEM_OOB;
+        goto trap;
+    }
+    memcpy(&v_, mb + ea, 8);
+    v_ = bits_f64(m + f64_of(v_));
+    memcpy(mb + ea, &v_, 8);
+    NEXT(6);
+}
 #undef LD_BIN
 
     /* ---- numeric: w(dst, a) then w(b, -) (_ss) or the constant (_sc) ---- */
@@ -1097,6 +1332,8 @@ L_f64_copysign_sc:
     UN(i64_trunc_sat_f64_s, double, f64_of, sat_i64_s(a))
     UN(i64_trunc_sat_f64_u, double, f64_of, sat_i64_u(a))
 #undef LDST_BIN
+#undef EA
+#undef EA_K
 #undef LD_OPS
 #undef ID32
 #undef ID64

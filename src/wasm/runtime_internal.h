@@ -73,10 +73,12 @@ struct wasm_func {
     uint32_t local_count;   /* guest: declared locals after the params */
     uint32_t frame_slots;   /* guest: params + locals + max operand height */
     wcell *code;            /* guest: owns the compiled code */
-    uint32_t *offsets;      /* guest: owns pairs (cell index, code offset) per instruction */
+    uint32_t *offsets;      /* guest: owns pairs (cell index, code offset) per instruction;
+                             * f64_axpy has a second pair at its second access's cells */
     uint32_t offset_count;  /* guest: pairs in offsets */
     uint32_t body_offset;   /* guest: module offset of the function body */
-    wasm_memory *mem0;      /* guest: its instance's memory 0 or NULL (exec reloads from it) */
+    wasm_memory *mem0;      /* guest: its instance's memory 0, or &wasm__no_memory (exec
+                             * reloads its base and size after calls) */
 };
 
 struct wasm_memory {
@@ -169,6 +171,11 @@ int wasm__stack_ensure(wasm_store *s);
 /* compile.c: translates body of function f (a guest function of inst). */
 int wasm__compile(wasm_instance *inst, wasm_func *f, wasm_diag *d);
 
+/* exec.c: zeroes this many slots after the params on every call whatever the local
+ * count, so every frame has at least param_count + WASM__ZERO_SLOTS slots. */
+#define WASM__ZERO_SLOTS 4
+/* exec.c: memory 0 of functions whose instance has no memory (0 bytes). */
+extern wasm_memory wasm__no_memory;
 /* exec.c: the label address table compile.c emits (index = wasm__iop). */
 const void *const *wasm__labels(void);
 /* Runs guest function f with its args at s->sp; leaves results there. */
@@ -179,23 +186,48 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
 /* Internal instruction set (exec.c documents each one's cells). Register-style: operands
  * and results are frame slots (fp-relative indices) carried as immediates. */
 #define WASM__IOPS_CONTROL(X) \
-    X(unreachable) X(halt) X(br) X(br_loop) X(br_move) X(br_if_move) X(br_table) X(ret) \
-    X(call) X(call_local) X(call_indirect) X(copy) X(const_) X(select) X(global_get) X(global_set) \
+    X(unreachable) X(halt) X(br) X(br_loop) X(br_move) X(br_if_move) X(br_table) X(ret) X(ret1) \
+    X(call) X(call_local) X(call_indirect) X(copy) X(copy2) X(copy3) X(const_) X(select) \
+    X(select_andk) X(select_kk) X(f64_axpy) X(add2k) X(global_get) X(global_set) \
     X(table_get) X(table_set) X(table_size) X(table_grow) X(table_fill) X(table_copy) \
     X(table_init) X(elem_drop) X(memory_size) X(memory_grow) X(memory_fill) \
     X(memory_copy) X(memory_init) X(data_drop) X(ref_is_null) \
+    X(bif_eqz) X(bif_nez) X(bif_eqz_l) X(bif_nez_l) \
+    X(addk_bif_eqz_l) X(addk_bif_nez_l)
+
+/* Loads and stores, in wasm opcode order (0x28..0x3e). Each has a plain form and a _k
+ * form whose address adds a folded i32 constant first (exec.c, EA_K). */
+#define WASM__IOPS_MEM(X) \
     X(i32_load) X(i64_load) X(f32_load) X(f64_load) X(i32_load8_s) X(i32_load8_u) \
     X(i32_load16_s) X(i32_load16_u) X(i64_load8_s) X(i64_load8_u) X(i64_load16_s) \
     X(i64_load16_u) X(i64_load32_s) X(i64_load32_u) X(i32_store) X(i64_store) \
     X(f32_store) X(f64_store) X(i32_store8) X(i32_store16) X(i64_store8) \
-    X(i64_store16) X(i64_store32) X(bif_eqz) X(bif_nez) X(bif_eqz_l) X(bif_nez_l)
+    X(i64_store16) X(i64_store32)
 
 /* i32 comparisons that fuse with a following br_if / if: X(name, negation). Each has
  * forward forms (_ss, _sc) and loop forms (_ssl, _scl) that check for an interrupt
- * when they branch back; likewise bif_eqz/bif_nez and bif_eqz_l/bif_nez_l. */
+ * when they branch back; likewise bif_eqz/bif_nez and bif_eqz_l/bif_nez_l. A loop form
+ * right after the i32 add of a constant to its left operand (a loop counter) fuses
+ * with the add too: addk_bif_<name>_ssl / _scl, addk_bif_eqz_l / addk_bif_nez_l. */
 #define WASM__IOPS_CMP(X) \
     X(eq, ne) X(ne, eq) X(lt_s, ge_s) X(lt_u, ge_u) X(gt_s, le_s) X(gt_u, le_u) \
     X(le_s, gt_s) X(le_u, gt_u) X(ge_s, lt_s) X(ge_u, lt_u)
+
+/* f64 comparisons that fuse with a following forward br_if (fbif_: branch if true) or
+ * if (fbifn_: branch if false), each in _ss and _sc forms. */
+#define WASM__IOPS_FCMP(X) X(eq, ==) X(ne, !=) X(lt, <) X(gt, >) X(le, <=) X(ge, >=)
+
+/* Two f64 ops in a row where the second takes the first's result (a chain such as
+ * x * y + z): X(first, second). Form _l: m = first(a1, b1) then d = second(m, c);
+ * form _r: d = second(c, m). The first's result is still written to its slot. */
+#define WASM__IOPS_FF(X) \
+    X(add, add) X(add, sub) X(add, mul) X(sub, add) X(sub, sub) X(sub, mul) X(mul, add) \
+    X(mul, sub) X(mul, mul)
+
+/* Two i32 ops with constant right operands in a row, the second on the first's result:
+ * X(first, second) -> ii_<first>_<second> w(dst, x) w(k1, k2): dst = (x first k1)
+ * second k2 (shift counts masked by compile.c). */
+#define WASM__IOPS_II(X) X(shr_u, and) X(and, xor) X(and, add) X(shl, add) X(add, and)
 
 /* Integer binary ops: X(name, wasm opcode). Each has a slot,slot form (_ss) and a
  * slot,constant form (_sc). */
@@ -221,9 +253,10 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
     X(f64_max, 0xa5) X(f64_copysign, 0xa6)
 
 /* Binary ops whose right operand comes straight from the load just before them:
- * X(name, the load). Form _ld: w(dst, a) w(addr, -) offset. Form _ldst (the same
- * cells, dst unused): read-modify-write, the result is stored back to the loaded address
- * (a load + op + store of the same width, address and offset fused). */
+ * X(name, the load). Form _ld: w(dst, a) w(addr, k) offset (addressed as a _k load).
+ * Form _ldst (the same cells, dst unused): read-modify-write, the result is stored back
+ * to the loaded address (a load + op + store of the same width, address and offset
+ * fused). */
 #define WASM__IOPS_LD(X) \
     X(f64_add, f64_load) X(f64_sub, f64_load) X(f64_mul, f64_load) X(f32_add, f32_load) \
     X(f32_sub, f32_load) X(f32_mul, f32_load) X(i32_add, i32_load) X(i32_sub, i32_load) \
@@ -258,17 +291,26 @@ void wasm__trap_diag(wasm_diag *d, const char *msg, uint32_t func_index, uint32_
 
 #define WASM__IOP_ENUM_C(name) IOP_##name,
 #define WASM__IOP_ENUM_CMP(name, neg) \
-    IOP_bif_##name##_ss, IOP_bif_##name##_sc, IOP_bif_##name##_ssl, IOP_bif_##name##_scl,
+    IOP_bif_##name##_ss, IOP_bif_##name##_sc, IOP_bif_##name##_ssl, IOP_bif_##name##_scl, \
+    IOP_addk_bif_##name##_ssl, IOP_addk_bif_##name##_scl,
+#define WASM__IOP_ENUM_FCMP(name, op) \
+    IOP_fbif_##name##_ss, IOP_fbif_##name##_sc, IOP_fbifn_##name##_ss, IOP_fbifn_##name##_sc,
+#define WASM__IOP_ENUM_FF(a, b) IOP_ff_##a##_##b##_l, IOP_ff_##a##_##b##_r,
+#define WASM__IOP_ENUM_II(o1, o2) IOP_ii_##o1##_##o2,
 #define WASM__IOP_ENUM_BI(name, code) IOP_##name##_ss, IOP_##name##_sc,
 #define WASM__IOP_ENUM_BF(name, code) IOP_##name##_ss, IOP_##name##_sc,
 #define WASM__IOP_ENUM_U(name, code) IOP_##name,
 #define WASM__IOP_ENUM_LD(name, load) IOP_##name##_ld,
 #define WASM__IOP_ENUM_LDST(name, load) IOP_##name##_ldst,
+#define WASM__IOP_ENUM_K(name) IOP_##name##_k,
 typedef enum wasm__iop {
     WASM__IOPS_CONTROL(WASM__IOP_ENUM_C) WASM__IOPS_CMP(WASM__IOP_ENUM_CMP)
+    WASM__IOPS_FCMP(WASM__IOP_ENUM_FCMP) WASM__IOPS_FF(WASM__IOP_ENUM_FF)
+    WASM__IOPS_II(WASM__IOP_ENUM_II)
     WASM__IOPS_BIN_INT(WASM__IOP_ENUM_BI) WASM__IOPS_BIN_FLT(WASM__IOP_ENUM_BF)
     WASM__IOPS_UNARY(WASM__IOP_ENUM_U) WASM__IOPS_LD(WASM__IOP_ENUM_LD)
-    WASM__IOPS_LD(WASM__IOP_ENUM_LDST) IOP_COUNT
+    WASM__IOPS_LD(WASM__IOP_ENUM_LDST) WASM__IOPS_MEM(WASM__IOP_ENUM_C)
+    WASM__IOPS_MEM(WASM__IOP_ENUM_K) IOP_COUNT
 } wasm__iop;
 
 #endif
