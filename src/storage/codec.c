@@ -431,6 +431,20 @@ static size_t dec_encode(const double *v, uint32_t n, const dec_plan *pl, uint8_
     return hdr + w.len;
 }
 
+/* Both decimal modes store the values that no scaled integer reaches ("far") as
+ * (u16 index, u64 bits) pairs in increasing index order; this puts them in place
+ * over the placeholders the integer stream decoded. */
+static int far_exceptions_apply(const uint8_t *ex, uint32_t n_far, uint32_t n, double *v) {
+    uint32_t last = 0;
+    for (uint32_t e = 0; e < n_far; e++) {
+        uint32_t i = sl_load_u16le(ex + 10 * (size_t)e);
+        if (i >= n || (e > 0 && i <= last)) return SL_ECORRUPT;
+        last = i;
+        v[i] = u2f(sl_load_u64le(ex + 10 * (size_t)e + 2));
+    }
+    return 0;
+}
+
 static int dec_decode(const uint8_t *p, size_t len, uint32_t n, double *v) {
     if (len < DEC_HDR) return SL_ECORRUPT;
     unsigned d = p[0];
@@ -460,14 +474,7 @@ static int dec_decode(const uint8_t *p, size_t len, uint32_t n, double *v) {
         }
     }
     if (r.bad) return SL_ECORRUPT;
-    uint32_t last = 0;
-    for (uint32_t e = 0; e < n_far; e++) {
-        uint32_t i = sl_load_u16le(ex + 10 * (size_t)e);
-        if (i >= n || (e > 0 && i <= last)) return SL_ECORRUPT;
-        last = i;
-        v[i] = u2f(sl_load_u64le(ex + 10 * (size_t)e + 2));
-    }
-    return 0;
+    return far_exceptions_apply(ex, n_far, n, v);
 }
 
 /* ---- values: decimal, entropy-coded (val_mode 4) ---- */
@@ -908,15 +915,7 @@ static int ent_decode(const uint8_t *p, size_t len, uint32_t n, double *v) {
     }
     /* The encoder started from RANS_L and every byte it wrote is consumed. */
     if (rd.x != RANS_L || rd.p != rd.end) return SL_ECORRUPT;
-    uint32_t last = 0;
-    const uint8_t *ex = p + ENT_HDR;
-    for (uint32_t e = 0; e < n_far; e++) {
-        uint32_t i = sl_load_u16le(ex + 10 * (size_t)e);
-        if (i >= n || (e > 0 && i <= last)) return SL_ECORRUPT;
-        last = i;
-        v[i] = u2f(sl_load_u64le(ex + 10 * (size_t)e + 2));
-    }
-    return 0;
+    return far_exceptions_apply(p + ENT_HDR, n_far, n, v);
 }
 
 #ifndef NDEBUG

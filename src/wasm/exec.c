@@ -304,6 +304,17 @@ static int run(wasm_store *s, wasm_func *entry, const void *const **labels_out, 
         pc += (n);        \
         goto *pc->op;     \
     } while (0)
+/* A taken branch: checks the interrupt before going on, so every loop back-edge (and
+ * so every loop without calls) stops within a few instructions of a request. */
+#define BRANCH_TO(target)                                                     \
+    do {                                                                      \
+        pc = (target);                                                        \
+        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
+            msg = TRAP_INTERRUPTED;                                           \
+            goto trap;                                                        \
+        }                                                                     \
+        NEXT(0);                                                              \
+    } while (0)
 
     const uint32_t entry_depth = s->depth;
     uint64_t *const entry_base = s->sp - entry->param_count + 1;
@@ -401,32 +412,17 @@ L_br:
     pc = pc[1].p;
     NEXT(0);
 L_br_loop:
-    pc = pc[1].p;
-    if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-        msg = TRAP_INTERRUPTED;
-        goto trap;
-    }
-    NEXT(0);
+    BRANCH_TO(pc[1].p);
 L_br_move: {
     uint32_t keep = pc[1].w.a;
     slots_down(fp + pc[2].w.a, fp + pc[1].w.b, keep);
-    pc = pc[3].p;
-    if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-        msg = TRAP_INTERRUPTED;
-        goto trap;
-    }
-    NEXT(0);
+    BRANCH_TO(pc[3].p);
 }
 L_br_if_move:
     if ((uint32_t)fp[pc[1].w.a]) {
         uint32_t keep = pc[1].w.b;
         slots_down(fp + pc[2].w.b, fp + pc[2].w.a, keep);
-        pc = pc[3].p;
-        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-            msg = TRAP_INTERRUPTED;
-            goto trap;
-        }
-        NEXT(0);
+        BRANCH_TO(pc[3].p);
     }
     NEXT(4);
 L_bif_eqz:
@@ -443,34 +439,19 @@ L_bif_nez:
     NEXT(3);
 L_bif_eqz_l:
     if (!(uint32_t)fp[pc[1].w.a]) {
-        pc = pc[2].p;
-        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-            msg = TRAP_INTERRUPTED;
-            goto trap;
-        }
-        NEXT(0);
+        BRANCH_TO(pc[2].p);
     }
     NEXT(3);
 L_bif_nez_l:
     if ((uint32_t)fp[pc[1].w.a]) {
-        pc = pc[2].p;
-        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-            msg = TRAP_INTERRUPTED;
-            goto trap;
-        }
-        NEXT(0);
+        BRANCH_TO(pc[2].p);
     }
     NEXT(3);
 L_addk_bif_eqz_l: {
     uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;
     fp[pc[1].w.a] = x;
     if (x == 0) {
-        pc = pc[3].p;
-        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-            msg = TRAP_INTERRUPTED;
-            goto trap;
-        }
-        NEXT(0);
+        BRANCH_TO(pc[3].p);
     }
     NEXT(4);
 }
@@ -478,12 +459,7 @@ L_addk_bif_nez_l: {
     uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;
     fp[pc[1].w.a] = x;
     if (x != 0) {
-        pc = pc[3].p;
-        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-            msg = TRAP_INTERRUPTED;
-            goto trap;
-        }
-        NEXT(0);
+        BRANCH_TO(pc[3].p);
     }
     NEXT(4);
 }
@@ -495,12 +471,7 @@ L_br_table: {
     if (i > n) i = n;
     const wcell *e = pc + 3 + 2 * (size_t)i;
     slots_down(fp + e[0].w.a, fp + src, keep);
-    pc = e[1].p;
-    if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) {
-        msg = TRAP_INTERRUPTED;
-        goto trap;
-    }
-    NEXT(0);
+    BRANCH_TO(e[1].p);
 }
 L_ret: {
     uint32_t n = pc[1].w.b;
@@ -624,34 +595,19 @@ L_global_set:
     NEXT(3);                                                          \
     L_bif_##name##_ssl:                                               \
     if (op((uint32_t)fp[pc[1].w.a], (uint32_t)fp[pc[1].w.b])) {       \
-        pc = pc[2].p;                                                 \
-        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
-            msg = TRAP_INTERRUPTED;                                   \
-            goto trap;                                                \
-        }                                                             \
-        NEXT(0);                                                      \
+        BRANCH_TO(pc[2].p);                                           \
     }                                                                 \
     NEXT(3);                                                          \
     L_bif_##name##_scl:                                               \
     if (op((uint32_t)fp[pc[1].w.a], pc[1].w.b)) {                     \
-        pc = pc[2].p;                                                 \
-        if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
-            msg = TRAP_INTERRUPTED;                                   \
-            goto trap;                                                \
-        }                                                             \
-        NEXT(0);                                                      \
+        BRANCH_TO(pc[2].p);                                           \
     }                                                                 \
     NEXT(3);                                                          \
     L_addk_bif_##name##_ssl: {                                        \
         uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;             \
         fp[pc[1].w.a] = x;                                            \
         if (op(x, (uint32_t)fp[pc[2].w.b])) {                         \
-            pc = pc[3].p;                                             \
-            if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
-                msg = TRAP_INTERRUPTED;                               \
-                goto trap;                                            \
-            }                                                         \
-            NEXT(0);                                                  \
+            BRANCH_TO(pc[3].p);                                       \
         }                                                             \
         NEXT(4);                                                      \
     }                                                                 \
@@ -659,12 +615,7 @@ L_global_set:
         uint32_t x = (uint32_t)fp[pc[1].w.b] + pc[2].w.a;             \
         fp[pc[1].w.a] = x;                                            \
         if (op(x, pc[2].w.b)) {                                       \
-            pc = pc[3].p;                                             \
-            if (sl_unlikely(atomic_load_explicit(intr, memory_order_relaxed))) { \
-                msg = TRAP_INTERRUPTED;                               \
-                goto trap;                                            \
-            }                                                         \
-            NEXT(0);                                                  \
+            BRANCH_TO(pc[3].p);                                       \
         }                                                             \
         NEXT(4);                                                      \
     }
