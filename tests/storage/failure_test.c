@@ -11,6 +11,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void key_of(buf *k, const char *name) {
     sk_view scratch[1];
@@ -205,6 +208,72 @@ TEST(a_missing_parent_directory_or_a_file_in_the_way_is_a_clear_open_error) {
     CHECK(storage_open(&o, &st, &d) < 0);
     CHECK(strstr(d.msg, "in use") != NULL);
     storage_close(a);
+    test_rmrf(dir);
+}
+
+/* Opens dir in a child process that cannot write it: as root (CI) the child drops to
+ * the unprivileged uid/gid 65534 first, since root ignores permission bits. Returns
+ * the storage_open status; msg gets its diagnostic. */
+static int open_without_permission(const char *dir, char *msg, size_t msg_cap) {
+    int fds[2];
+    if (pipe(fds) < 0) return -999;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0)) _exit(99);
+        storage_opts o;
+        storage_opts_default(&o);
+        o.dir = dir;
+        storage *st = NULL;
+        sl_diag d;
+        int rc = storage_open(&o, &st, &d);
+        if (rc == 0) storage_close(st);
+        char line[600];
+        int n = snprintf(line, sizeof line, "%d %s", rc, rc < 0 ? d.msg : "");
+        ssize_t w = write(fds[1], line, (size_t)n);
+        _exit(w == n ? 0 : 98);
+    }
+    close(fds[1]);
+    char line[600] = {0};
+    ssize_t got = read(fds[0], line, sizeof line - 1);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (got <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -999;
+    int rc = atoi(line);
+    const char *sp = strchr(line, ' ');
+    snprintf(msg, msg_cap, "%s", sp ? sp + 1 : "");
+    return rc;
+}
+
+TEST(a_data_directory_without_permission_is_a_clear_open_error_and_stays_intact) {
+    char dir[256];
+    test_tmpdir(dir);
+    log_set_level(LOG_OFF);
+    CHECK(chmod(dir, 0755) == 0); /* others may enter the parent, not write in it */
+    char data[300];
+    snprintf(data, sizeof data, "%s/data", dir);
+    char msg[600];
+    /* A directory that cannot be created. */
+    CHECK_EQ_INT(open_without_permission(data, msg, sizeof msg), -EACCES);
+    CHECK_MSG(strstr(msg, data) != NULL && strstr(msg, "ermission denied") != NULL, "%s", msg);
+    /* An existing store whose files the server's user cannot write. */
+    storage *st = open_dir(data);
+    CHECK(st != NULL);
+    CHECK(write_points(st, "a", 0, 10) == 0);
+    storage_close(st);
+    CHECK(chmod(data, 0755) == 0);
+    CHECK_EQ_INT(open_without_permission(data, msg, sizeof msg), -EACCES);
+    CHECK_MSG(strstr(msg, "ermission denied") != NULL, "%s", msg);
+    /* The refused open changed nothing: the owner still reads every point. */
+    st = open_dir(data);
+    CHECK(st != NULL);
+    CHECK_EQ_INT(count_of(st, "a"), 10);
+    storage_close(st);
+    buf out;
+    buf_init(&out, MEM_MISC, 0);
+    CHECK_MSG(storage_check(data, &out) == 0, "%s", buf_cstr(&out));
+    buf_free(&out);
     test_rmrf(dir);
 }
 
