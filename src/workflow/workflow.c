@@ -418,6 +418,31 @@ static void *wf_thread(void *arg) {
 
 /* ---- the watchdog ---- */
 
+/* CPU time the workflow's thread has used, in ns; -1 if it cannot be read (the
+ * thread just ended). */
+static int64_t wf_thread_cpu_ns(wf *w) {
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(w->thread, &cid) != 0 || clock_gettime(cid, &ts) != 0) return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Guest code is measured in the CPU time of its thread, not in wall time: a workflow
+ * thread runs at nice +10, so on a busy server a healthy guest that calls the host
+ * every few microseconds can wait far longer than the limit for a core between two
+ * calls, and must not be taken for a runaway. The count starts when the watchdog
+ * first sees a stretch of guest code (at most one tick late, never early). */
+static bool wf_guest_over_limit(wf *w, int64_t since, int64_t now, int64_t limit_ns) {
+    int64_t cpu = wf_thread_cpu_ns(w);
+    if (since != w->wd_since_seen) {
+        w->wd_since_seen = since;
+        w->wd_cpu_at_seen = cpu;
+        return false;
+    }
+    if (cpu < 0 || w->wd_cpu_at_seen < 0) return now - since > limit_ns;
+    return cpu - w->wd_cpu_at_seen > limit_ns;
+}
+
 static void *wf_watchdog(void *arg) {
     wf_manager *m = arg;
     pthread_mutex_lock(&m->mu);
@@ -433,7 +458,8 @@ static void *wf_watchdog(void *arg) {
         for (uint32_t i = 0; i < m->count; i++) {
             wf *w = m->list[i];
             int64_t since = atomic_load(&w->guest_since_ns);
-            if (since == 0 || now - since <= limit_ns || atomic_load(&w->watchdog_fired)) continue;
+            if (since == 0 || atomic_load(&w->watchdog_fired)) continue;
+            if (!wf_guest_over_limit(w, since, now, limit_ns)) continue;
             atomic_store(&w->watchdog_fired, true);
             pthread_mutex_lock(&w->mu);
             if (w->store) wasm_store_interrupt(w->store);

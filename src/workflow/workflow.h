@@ -64,7 +64,8 @@
 
 /* Guest code running this long without calling the host (env or WASI) is a runaway loop: the
  * watchdog interrupts the store (the engine traps "interrupted") and the workflow
- * stops with reason "watchdog". Ceiling one hour. */
+ * stops with reason "watchdog". Counted in the workflow thread's CPU time, so a guest
+ * merely waiting for a core on a loaded machine is not stopped. Ceiling one hour. */
 #define WF_HOSTLESS_MS_DEFAULT 5000u
 #define WF_HOSTLESS_MS_CEILING 3600000u
 

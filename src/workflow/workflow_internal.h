@@ -77,6 +77,8 @@ struct wf {
     atomic_uint_fast64_t writebacks_refused; /* any thread */
     atomic_int_fast64_t guest_since_ns;      /* monotonic: guest entered; 0 while in the host */
     atomic_bool watchdog_fired;              /* the watchdog interrupted this run */
+    int64_t wd_since_seen;                   /* (watchdog) guest_since_ns it last saw */
+    int64_t wd_cpu_at_seen;                  /* (watchdog) thread CPU ns then, -1 unknown */
     wf_log log;                              /* lines of every run */
     wf_run run;                              /* workflow thread only */
 };
